@@ -1,0 +1,272 @@
+"""Claiming and releasing one shared role: the ownership rules of spec.md.
+
+Every resource instance holds a *claim* on each role it manages, kept as a tag
+``dms-prerequisite-roles:claim:<claim id>`` on the role. The tag
+``dms-prerequisite-roles:origin`` says whether this project ``created`` the
+role or ``adopted`` one that existed before. A role is deleted only when this
+project created it and its last claim is released.
+
+IAM has no conditional writes, so two protocols keep concurrent stacks safe:
+
+* A claimant writes its claim tag *before* it attaches the managed policy.
+* The last claimant to leave detaches the managed policy, *then* re-reads the
+  claims, and only then calls DeleteRole, which IAM refuses while any policy
+  is attached.
+
+If the leaver's re-read missed a new claim, that claim was tagged after the
+detach, so the newcomer's attach comes later still: either it lands before
+DeleteRole (which then fails with DeleteConflict and the role is kept) or
+after it (the attach finds no role and the newcomer creates it afresh).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+from . import iam as api
+from .catalogue import RoleSpec
+from .errors import AlreadyExists, AwsError, DeleteConflict, NotFound, RoleConflict
+from .iam import IAMClient, Origin, RoleState, claim_key
+from .properties import ExistingRolePolicy, Properties
+from .request import ResourceRef
+from .trust import allows_service, same_policy
+
+log = logging.getLogger(__name__)
+
+#: Rounds of create-or-join before giving up on a role that keeps vanishing.
+MAX_ROUNDS = 6
+#: Tries for a call that meets NoSuchEntity just after CreateRole.
+NEW_ROLE_TRIES = 6
+
+
+class ClaimKind(StrEnum):
+    CREATED = "created"  # this request created the role
+    JOINED = "joined"  # the role was created by this project (for another claim or earlier)
+    ADOPTED = "adopted"  # the role existed before, outside this project
+
+
+@dataclass(frozen=True)
+class Claimed:
+    role: RoleSpec
+    arn: str
+    kind: ClaimKind
+    #: A role was created or its trust policy changed: IAM needs time to propagate.
+    needs_propagation: bool
+
+
+class Released(StrEnum):
+    NOT_CLAIMED = "not-claimed"  # absent, or this resource held no claim on it
+    RELEASED = "released"  # claim removed, role kept for its other claims or because it is foreign
+    DELETED = "deleted"
+    KEPT = "kept"  # last claim gone, but the role carries something else
+
+
+def _pause(attempt: int) -> None:
+    time.sleep(min(0.2 * 2**attempt, 2.0))
+
+
+def _description(role: RoleSpec) -> str:
+    return (
+        f"Lets AWS DMS work: it {role.purpose}. Managed by dms-prerequisite-roles; "
+        "its tags name the stacks that use it."
+    )
+
+
+def claim_role(
+    client: IAMClient,
+    role: RoleSpec,
+    resource: ResourceRef,
+    props: Properties,
+    old: Properties | None,
+    *,
+    expect_existing: bool,
+) -> Claimed:
+    """Make ``role`` exist as specified and record this resource's claim on it.
+
+    ``expect_existing`` picks the first call: GetRole when this resource
+    already claimed the role (an Update), CreateRole otherwise, so the usual
+    case of each costs no failed call.
+    """
+    for attempt in range(MAX_ROUNDS):
+        if not expect_existing:
+            try:
+                return _create(client, role, resource, props)
+            except AlreadyExists:
+                pass
+        state = api.get_role(client, role.name)
+        if state is None:
+            expect_existing = False
+            if attempt:
+                _pause(attempt)
+            continue
+        try:
+            return _claim_existing(client, role, state, resource, props, old)
+        except NotFound:
+            # Deleted under us by the last claimant of another stack: create it.
+            expect_existing = False
+    raise AwsError(
+        f"{role.name} kept disappearing while this request claimed it "
+        f"({MAX_ROUNDS} rounds); retry the stack operation."
+    )
+
+
+def _create(client: IAMClient, role: RoleSpec, resource: ResourceRef, props: Properties) -> Claimed:
+    tags = {
+        api.ORIGIN_KEY: Origin.CREATED.value,
+        claim_key(resource.claim_id): resource.label,
+        **props.tag_dict,
+    }
+    trust = role.trust_policy(resource.account if props.restrict_to_source_account else None)
+    arn = api.create_role(
+        client, role.name, trust, tags, props.permissions_boundary, _description(role)
+    )
+    log.info("created role", extra={"role": role.name})
+    policy = role.managed_policy_arn(resource.partition)
+    for attempt in range(NEW_ROLE_TRIES):
+        try:
+            api.attach_policy(client, role.name, policy)
+            break
+        except NotFound:
+            # IAM is eventually consistent: the role we just made may not be visible yet.
+            if attempt == NEW_ROLE_TRIES - 1:
+                raise
+            _pause(attempt)
+    return Claimed(role, arn, ClaimKind.CREATED, needs_propagation=True)
+
+
+def _claim_existing(
+    client: IAMClient,
+    role: RoleSpec,
+    state: RoleState,
+    resource: ResourceRef,
+    props: Properties,
+    old: Properties | None,
+) -> Claimed:
+    if state.origin is Origin.CREATED:
+        return _join(client, role, state, resource, props, old)
+    return _adopt(client, role, state, resource, props)
+
+
+def _check_room(state: RoleState, add: dict[str, str], remove: list[str]) -> None:
+    after = len(set(state.tags) | set(add)) - len(set(remove) & set(state.tags))
+    if after > api.MAX_TAGS_PER_ROLE:
+        raise RoleConflict(
+            f"{state.name} has no room for this resource's claim: IAM allows "
+            f"{api.MAX_TAGS_PER_ROLE} tags per role and it already has {len(state.tags)}; "
+            "release stale claims (dms-prereq-roles prune) or remove other tags."
+        )
+
+
+def _join(
+    client: IAMClient,
+    role: RoleSpec,
+    state: RoleState,
+    resource: ResourceRef,
+    props: Properties,
+    old: Properties | None,
+) -> Claimed:
+    """A role this project created: claim it and repair drift."""
+    add = {k: v for k, v in props.tag_dict.items() if state.tags.get(k) != v}
+    key = claim_key(resource.claim_id)
+    if key not in state.tags:
+        add[key] = resource.label
+    removed = [k for k in (old.tag_dict if old else {}) if k not in props.tag_dict]
+    removed = [k for k in removed if k in state.tags]
+    _check_room(state, add, removed)
+    api.tag_role(client, role.name, add)  # the claim lands before the attach below
+    api.untag_role(client, role.name, removed)
+
+    trust = role.trust_policy(resource.account if props.restrict_to_source_account else None)
+    trust_changed = not same_policy(state.trust, trust)
+    if trust_changed:
+        api.update_trust(client, role.name, trust)
+        log.info("repaired trust policy", extra={"role": role.name})
+
+    boundary = props.permissions_boundary
+    if boundary and state.boundary != boundary:
+        api.put_boundary(client, role.name, boundary)
+    elif (
+        boundary is None
+        and old is not None
+        and old.permissions_boundary is not None
+        and state.boundary == old.permissions_boundary
+    ):
+        api.delete_boundary(client, role.name)
+
+    api.attach_policy(client, role.name, role.managed_policy_arn(resource.partition))
+    return Claimed(role, state.arn, ClaimKind.JOINED, needs_propagation=trust_changed)
+
+
+def _adopt(
+    client: IAMClient, role: RoleSpec, state: RoleState, resource: ResourceRef, props: Properties
+) -> Claimed:
+    """A role somebody else made: never rewrite it; claim it if it is usable."""
+    key = claim_key(resource.claim_id)
+    already_mine = key in state.tags
+    if props.existing_role_policy is ExistingRolePolicy.FAIL and not already_mine:
+        raise RoleConflict(
+            f"{role.name} already exists and was not created by this project; set "
+            "ExistingRolePolicy to Adopt to share it, or delete the role first."
+        )
+    missing = [p for p in role.principals if not allows_service(state.trust, p)]
+    if missing:
+        raise RoleConflict(
+            f"{role.name} exists but its trust policy does not let {' and '.join(missing)} "
+            "assume it; add that principal to the role's trust policy (this project never "
+            "rewrites a role it did not create)."
+        )
+    add: dict[str, str] = {} if already_mine else {key: resource.label}
+    if state.origin is None:
+        add[api.ORIGIN_KEY] = Origin.ADOPTED.value
+    _check_room(state, add, [])
+    api.tag_role(client, role.name, add)
+    api.attach_policy(client, role.name, role.managed_policy_arn(resource.partition))
+    if not already_mine:
+        log.info("adopted role", extra={"role": role.name})
+    return Claimed(role, state.arn, ClaimKind.ADOPTED, needs_propagation=False)
+
+
+def release_role(client: IAMClient, role: RoleSpec, resource: ResourceRef) -> Released:
+    """Remove this resource's claim; delete the role if this project made it and none remain."""
+    state = api.get_role(client, role.name)
+    key = claim_key(resource.claim_id)
+    if state is None or key not in state.tags:
+        return Released.NOT_CLAIMED
+    others = set(state.claims) - {resource.claim_id}
+    if others or state.origin is not Origin.CREATED:
+        keys = [key]
+        if not others and state.origin is Origin.ADOPTED:
+            keys.append(api.ORIGIN_KEY)  # leave a foreign role as we found it
+        api.untag_role(client, role.name, keys)
+        return Released.RELEASED
+
+    policy = role.managed_policy_arn(resource.partition)
+    detached = api.detach_policy(client, role.name, policy)
+    again = api.get_role(client, role.name)
+    if again is None:
+        return Released.DELETED
+    if set(again.claims) - {resource.claim_id}:
+        return _keep(client, role, policy, key, detached, "another resource claimed it meanwhile")
+    try:
+        api.delete_role(client, role.name)
+    except NotFound:
+        pass
+    except DeleteConflict:
+        blockers = [b for b in api.describe_blockers(client, role.name) if not b.endswith(policy)]
+        why = "it carries " + ", ".join(blockers) if blockers else "a claim arrived meanwhile"
+        return _keep(client, role, policy, key, detached, why)
+    log.info("deleted role", extra={"role": role.name})
+    return Released.DELETED
+
+
+def _keep(
+    client: IAMClient, role: RoleSpec, policy: str, key: str, detached: bool, why: str
+) -> Released:
+    if detached:
+        api.attach_policy(client, role.name, policy)
+    api.untag_role(client, role.name, [key])
+    log.info("kept role after its last claim", extra={"role": role.name, "why": why})
+    return Released.KEPT

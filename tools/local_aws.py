@@ -1,0 +1,224 @@
+"""The embedded local AWS: IAM (a real moto_server) and CloudFormation's answer endpoint.
+
+Used by ``make demo``, the end-to-end tests and the benchmarks. Everything
+binds to 127.0.0.1 and stops when its context ends.
+
+* :class:`MotoServer` runs ``moto_server`` in a subprocess with the AWS managed
+  policies loaded; point boto3 at it with ``AWS_ENDPOINT_URL_IAM``.
+* :class:`CloudFormationStandIn` is an HTTPS server (certificates from
+  ``trustme``) that records every answer PUT to a pre-signed-looking URL.
+  crhelper and real CloudFormation both speak HTTPS only, so does this.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trustme
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+#: Looks like a pre-signed S3 URL: the log-cleanliness checks search for it.
+SIGNATURE_MARK = "X-Amz-Signature=0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MotoServer:
+    """``moto_server`` on loopback, with IAM's AWS managed policies loaded."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> MotoServer:
+        env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+        server = Path(sys.executable).with_name("moto_server")
+        self._process = subprocess.Popen(
+            [str(server), "-H", "127.0.0.1", "-p", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError("moto_server exited at start")
+            try:
+                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("moto_server did not start within 30 s")
+
+    def reset(self) -> None:
+        """Forget every role (managed policies come back on the next IAM call)."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=10).close()
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self._process = None
+
+    def env(self) -> dict[str, str]:
+        """Environment that points boto3 (and so the function) at this server."""
+        return {
+            "AWS_ENDPOINT_URL_IAM": self.url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+        }
+
+
+@dataclass
+class _Script:
+    """How the stand-in answers the next PUTs: status codes, or a delay first."""
+
+    statuses: list[int] = field(default_factory=list)
+    delay_seconds: float = 0.0
+
+
+class CloudFormationStandIn:
+    """Records the answers PUT to its URLs, over HTTPS with a throw-away CA."""
+
+    def __init__(self) -> None:
+        self._ca = trustme.CA()
+        self._dir = tempfile.TemporaryDirectory(prefix="cfn-standin-")
+        self.ca_file = str(Path(self._dir.name) / "ca.pem")
+        self._ca.cert_pem.write_to_path(self.ca_file)
+        self._lock = threading.Lock()
+        self._bodies: dict[str, list[dict[str, Any]]] = {}
+        self._arrivals: dict[str, list[float]] = {}
+        self._script = _Script()
+        self._server: http.server.ThreadingHTTPServer | None = None
+        self.port = 0
+
+    # -- scripting misbehaviour -------------------------------------------------
+    def answer_with(self, *statuses: int) -> None:
+        """The next PUTs get these HTTP statuses (then 200 again)."""
+        with self._lock:
+            self._script.statuses = list(statuses)
+
+    def delay_answers(self, seconds: float) -> None:
+        with self._lock:
+            self._script.delay_seconds = seconds
+
+    # -- what the function sees ---------------------------------------------------
+    def response_url(self, key: str | None = None) -> str:
+        key = key or uuid.uuid4().hex
+        return (
+            f"https://127.0.0.1:{self.port}/cloudformation-responses/{key}"
+            f"?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&{SIGNATURE_MARK}"
+        )
+
+    @staticmethod
+    def key_of(url: str) -> str:
+        return url.split("/cloudformation-responses/")[1].split("?")[0]
+
+    def bodies(self, key: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._bodies.get(key, []))
+
+    def arrivals(self, key: str) -> list[float]:
+        """time.monotonic() of each accepted answer."""
+        with self._lock:
+            return list(self._arrivals.get(key, []))
+
+    def wait_for(self, key: str, timeout: float = 10.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.bodies(key)
+            if found:
+                return found[0]
+            time.sleep(0.01)
+        raise TimeoutError(f"no answer arrived for {key} within {timeout} s")
+
+    # -- server ---------------------------------------------------------------------
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        stand_in = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                with stand_in._lock:
+                    script = stand_in._script
+                    status = script.statuses.pop(0) if script.statuses else 200
+                    delay = script.delay_seconds
+                if delay:
+                    time.sleep(delay)
+                if status == 200:
+                    key = self.path.split("/cloudformation-responses/")[-1].split("?")[0]
+                    with stand_in._lock:
+                        stand_in._bodies.setdefault(key, []).append(json.loads(raw))
+                        stand_in._arrivals.setdefault(key, []).append(time.monotonic())
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        return Handler
+
+    def start(self) -> CloudFormationStandIn:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.daemon_threads = True
+        self._server = server
+        self.port = int(server.server_address[1])
+        threading.Thread(target=server.serve_forever, name="cfn-standin", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self._dir.cleanup()
+
+    def env(self) -> dict[str, str]:
+        """Environment that makes the function trust this stand-in's certificate."""
+        return {"SSL_CERT_FILE": self.ca_file}
+
+
+@contextmanager
+def local_aws() -> Iterator[tuple[MotoServer, CloudFormationStandIn]]:
+    """Both stand-ins, started, and stopped on exit."""
+    moto = MotoServer().start()
+    cfn = CloudFormationStandIn().start()
+    try:
+        yield moto, cfn
+    finally:
+        cfn.stop()
+        moto.stop()
