@@ -7,6 +7,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit e2e clean help
 
+# Gates that `make test` runs besides lint, types and pytest; mk/*.mk add to it.
+TEST_GATES :=
+-include mk/*.mk
+
 help:
 	@echo "make demo   - play the two-stack story on local IAM (moto) and a local CloudFormation"
 	@echo "make test   - lint, type-check, template checks and the whole test suite"
@@ -40,7 +44,7 @@ unit: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/pytest -m e2e tests
 
-test: lint typecheck
+test: lint typecheck $(TEST_GATES)
 	$(BIN)/pytest tests
 
 clean:
