@@ -77,7 +77,9 @@ def function(iam: Any, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch) -> Calla
 
 
 @pytest.fixture
-def stack(function: Callable[..., None], cfn: CloudFormationStandIn) -> Callable[..., SimulatedStack]:
+def stack(
+    function: Callable[..., None], cfn: CloudFormationStandIn
+) -> Callable[..., SimulatedStack]:
     """``stack("name")``: a stack whose resource calls the function in-process."""
 
     def make(name: str, **options: Any) -> SimulatedStack:

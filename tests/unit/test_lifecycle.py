@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dms_prereq.catalogue import CLOUDWATCH_LOGS_ROLE, REDSHIFT_ROLE, VPC_ROLE
+
 from tests.roles_view import claimants, view
 
 DEFAULT_ROLES = (VPC_ROLE.name, CLOUDWATCH_LOGS_ROLE.name)
@@ -29,3 +30,96 @@ def test_create_makes_both_default_roles_with_policy_trust_and_claim(stack, iam,
     assert body["Data"]["VpcRoleArn"] == view(iam, VPC_ROLE.name).arn
     assert view(iam, REDSHIFT_ROLE.name) is None
     assert sleeps == [7.0]
+
+
+def test_create_with_redshift_trusts_dms_and_redshift(stack, iam):
+    body = stack("warehouse").create(CreateRedshiftRole="true", PropagationDelaySeconds="0")
+
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    role = view(iam, REDSHIFT_ROLE.name)
+    assert role is not None
+    assert role.attached == {"AmazonDMSRedshiftS3Role"}
+    assert sorted(role.trust["Statement"][0]["Principal"]["Service"]) == [
+        "dms.amazonaws.com",
+        "redshift.amazonaws.com",
+    ]
+    assert body["Data"]["RedshiftRoleArn"] == role.arn
+    assert body["Data"]["CreatedRoles"].split(",") == [*DEFAULT_ROLES, REDSHIFT_ROLE.name]
+
+
+def test_update_toggles_each_role_off_and_on_again(stack, iam):
+    a = stack("toggler")
+    a.create(CreateRedshiftRole="true", PropagationDelaySeconds="0")
+    for role in (VPC_ROLE, CLOUDWATCH_LOGS_ROLE, REDSHIFT_ROLE):
+        props = {"CreateRedshiftRole": "true", "PropagationDelaySeconds": "0"}
+        off = a.update(**{**props, role.enable_property: "false"})
+        assert off["Status"] == "SUCCESS", off["Reason"]
+        assert off["Data"][role.arn_attribute] == ""
+        assert view(iam, role.name) is None
+        on = a.update(**props)
+        assert on["Status"] == "SUCCESS", on["Reason"]
+        assert on["Data"]["CreatedRoles"] == role.name
+        assert claimants(iam, role.name) == {"toggler"}
+
+
+def test_noop_update_keeps_roles_and_does_not_wait(stack, iam, sleeps):
+    a = stack("steady")
+    a.create(PropagationDelaySeconds="5")
+    before = {name: view(iam, name) for name in DEFAULT_ROLES}
+
+    body = a.update(PropagationDelaySeconds="5")
+
+    assert body["Status"] == "SUCCESS"
+    assert body["PhysicalResourceId"] == a.physical_id
+    assert body["Data"]["CreatedRoles"] == ""
+    assert {name: view(iam, name) for name in DEFAULT_ROLES} == before
+    assert sleeps == [5.0]  # the create waited; the update did not
+
+
+def test_failed_update_rolls_back_to_previous_state(stack, iam):
+    a = stack("rolling")
+    a.create(CreateRedshiftRole="true", PropagationDelaySeconds="0")
+    before = {name: view(iam, name) for name in (*DEFAULT_ROLES, REDSHIFT_ROLE.name)}
+
+    failed = a.update(CreateRedshiftRole="false", Tags="not-a-list")
+    assert failed["Status"] == "FAILED"
+    assert "Tags" in failed["Reason"]
+    rollback = a.rollback()
+
+    assert rollback["Status"] == "SUCCESS", rollback["Reason"]
+    assert {name: view(iam, name) for name in before} == before
+
+
+def test_rollback_of_a_successful_update_restores_released_role(stack, iam):
+    a = stack("rolling")
+    a.create(CreateRedshiftRole="true", PropagationDelaySeconds="0")
+    a.update(CreateRedshiftRole="false", PropagationDelaySeconds="0")
+    assert view(iam, REDSHIFT_ROLE.name) is None
+
+    body = a.rollback()
+
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    assert claimants(iam, REDSHIFT_ROLE.name) == {"rolling"}
+    assert view(iam, REDSHIFT_ROLE.name).attached == {"AmazonDMSRedshiftS3Role"}
+
+
+def test_physical_id_is_deterministic_and_never_changes(stack):
+    a = stack("ids")
+    created = a.create(PropagationDelaySeconds="0")
+    updated = a.update(CreateVpcRole="false", PropagationDelaySeconds="0")
+    deleted = a.delete()
+    again = stack("ids").create(PropagationDelaySeconds="0")
+
+    ids = {b["PhysicalResourceId"] for b in (created, updated, deleted, again)}
+    assert len(ids) == 1
+    assert created["PhysicalResourceId"].startswith("DmsPrerequisiteRoles-")
+
+
+def test_answer_fits_cloudformation_limits(stack):
+    body = stack("x" * 120, logical_id="L" * 200).create(
+        CreateRedshiftRole="true", PropagationDelaySeconds="0"
+    )
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    import json
+
+    assert len(json.dumps(body).encode()) <= 4096

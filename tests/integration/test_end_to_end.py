@@ -1,0 +1,111 @@
+"""End to end: the entry point in its own process, a real moto_server, HTTPS answers.
+
+Each request from events/*.json runs in a fresh Python process (as a cold
+Lambda would) that finds IAM through AWS_ENDPOINT_URL_IAM and trusts the
+CloudFormation stand-in's certificate through SSL_CERT_FILE: no code path
+differs from AWS but the endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tools.local_aws import CloudFormationStandIn, MotoServer
+from tools.stack import SimulatedStack, load_event
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[CloudFormationStandIn]:
+    stand_in = CloudFormationStandIn().start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture
+def iam(moto: MotoServer) -> Any:
+    moto.reset()
+    return boto3.client("iam", endpoint_url=moto.url, region_name="us-east-1")
+
+
+def run_entry_point(event: dict[str, Any], moto: MotoServer, cfn: CloudFormationStandIn) -> str:
+    env = {**os.environ, **moto.env(), **cfn.env()}
+    env.pop("AWS_SAM_LOCAL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.run_handler", "--timeout", "60"],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=90,
+        check=True,
+    )
+    return done.stdout + done.stderr
+
+
+def test_sample_events_through_real_entry_point(iam, moto, standin):
+    def invoke(event: dict[str, Any]) -> None:
+        run_entry_point(event, moto, standin)
+
+    stack = SimulatedStack(name="dms-pipeline", invoke=invoke, cfn=standin)
+    create = load_event("create")["ResourceProperties"]
+    create.pop("ServiceToken")
+    create["PropagationDelaySeconds"] = "1"
+
+    started = time.monotonic()
+    body = stack.create(**create)
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    assert time.monotonic() - started >= 1.0  # it waited for IAM to propagate
+    role = iam.get_role(RoleName="dms-vpc-role")["Role"]
+    assert body["Data"]["VpcRoleArn"] == role["Arn"]
+    tags = {t["Key"]: t["Value"] for t in role["Tags"]}
+    assert tags["team"] == "data-platform"
+    assert tags["dms-prerequisite-roles:origin"] == "created"
+
+    update = load_event("update")["ResourceProperties"]
+    update.pop("ServiceToken")
+    update["PropagationDelaySeconds"] = "0"
+    body = stack.update(**update)
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    assert body["Data"]["CreatedRoles"] == "dms-access-for-endpoint"
+    attached = iam.list_attached_role_policies(RoleName="dms-access-for-endpoint")
+    assert [p["PolicyName"] for p in attached["AttachedPolicies"]] == ["AmazonDMSRedshiftS3Role"]
+
+    assert stack.delete()["Status"] == "SUCCESS"
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"] if "dms" in r["RoleName"]] == []
+
+
+def test_invalid_sample_event_answers_failed_once(iam, moto, standin):
+    event = load_event("create-invalid")
+    event["ResponseURL"] = standin.response_url()
+
+    logs = run_entry_point(event, moto, standin)
+
+    key = standin.key_of(event["ResponseURL"])
+    body = standin.wait_for(key)
+    time.sleep(0.2)
+    assert len(standin.bodies(key)) == 1
+    assert body["Status"] == "FAILED"
+    assert "CreateVpcRole" in body["Reason"]
+    assert "X-Amz-Signature" not in logs
+    assert not any(r["RoleName"].startswith("dms-") for r in iam.list_roles()["Roles"])

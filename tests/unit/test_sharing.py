@@ -1,0 +1,190 @@
+"""Several stacks, and roles made outside this project: who may delete what."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from dms_prereq.catalogue import CLOUDWATCH_LOGS_ROLE, VPC_ROLE
+
+from tests.roles_view import claimants, view
+
+DEFAULT_ROLES = (VPC_ROLE.name, CLOUDWATCH_LOGS_ROLE.name)
+NO_WAIT = {"PropagationDelaySeconds": "0"}
+DMS_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "dms.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def console_role(iam, name: str, trust: dict = DMS_TRUST) -> None:
+    """A role made the way the DMS console makes it, plus an inline policy of the user's."""
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="team-extra",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}],
+            }
+        ),
+    )
+
+
+@pytest.mark.parametrize("first_deleted", ["a", "b"])
+def test_two_stacks_share_roles_and_last_delete_removes_them(stack, iam, first_deleted):
+    stacks = {"a": stack("stack-a"), "b": stack("stack-b")}
+    assert stacks["a"].create(**NO_WAIT)["Data"]["CreatedRoles"] != ""
+    second = stacks["b"].create(**NO_WAIT)
+
+    assert second["Status"] == "SUCCESS", second["Reason"]
+    assert second["Data"]["CreatedRoles"] == ""
+    assert second["Data"]["VpcRoleArn"] == view(iam, VPC_ROLE.name).arn
+    for name in DEFAULT_ROLES:
+        assert claimants(iam, name) == {"stack-a", "stack-b"}
+
+    remaining = "b" if first_deleted == "a" else "a"
+    assert stacks[first_deleted].delete()["Status"] == "SUCCESS"
+    for name in DEFAULT_ROLES:
+        assert claimants(iam, name) == {stacks[remaining].name}
+        assert view(iam, name).attached  # the neighbour's roles still work
+
+    assert stacks[remaining].delete()["Status"] == "SUCCESS"
+    for name in DEFAULT_ROLES:
+        assert view(iam, name) is None
+
+
+def test_second_stack_repairs_drift_on_shared_role(stack, iam):
+    stack("first").create(**NO_WAIT)
+    policy = "arn:aws:iam::aws:policy/service-role/AmazonDMSVPCManagementRole"
+    iam.detach_role_policy(RoleName=VPC_ROLE.name, PolicyArn=policy)
+    iam.update_assume_role_policy(
+        RoleName=VPC_ROLE.name,
+        PolicyDocument=json.dumps(
+            {
+                **DMS_TRUST,
+                "Statement": [
+                    {**DMS_TRUST["Statement"][0], "Principal": {"Service": "ec2.amazonaws.com"}}
+                ],
+            }
+        ),
+    )
+
+    body = stack("second").create(**NO_WAIT)
+
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    role = view(iam, VPC_ROLE.name)
+    assert role.attached == {"AmazonDMSVPCManagementRole"}
+    assert role.trust["Statement"][0]["Principal"]["Service"] == ["dms.amazonaws.com"]
+
+
+def test_console_role_is_adopted_and_never_deleted(stack, iam):
+    console_role(iam, VPC_ROLE.name)
+    a = stack("adopter")
+
+    body = a.create(**NO_WAIT)
+
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    assert body["Data"]["AdoptedRoles"] == VPC_ROLE.name
+    assert body["Data"]["CreatedRoles"] == CLOUDWATCH_LOGS_ROLE.name
+    role = view(iam, VPC_ROLE.name)
+    assert role.origin == "adopted"
+    assert role.attached == {"AmazonDMSVPCManagementRole"}
+    assert role.inline == {"team-extra"}
+
+    assert a.delete()["Status"] == "SUCCESS"
+
+    kept = view(iam, VPC_ROLE.name)
+    assert kept is not None
+    assert kept.tags == {}  # only this project's tags were removed
+    assert kept.inline == {"team-extra"}
+    assert kept.attached == {"AmazonDMSVPCManagementRole"}
+    assert kept.trust == role.trust
+    assert view(iam, CLOUDWATCH_LOGS_ROLE.name) is None
+
+
+def test_fail_policy_refuses_existing_foreign_role(stack, iam):
+    console_role(iam, VPC_ROLE.name)
+
+    body = stack("strict").create(ExistingRolePolicy="Fail", **NO_WAIT)
+
+    assert body["Status"] == "FAILED"
+    assert VPC_ROLE.name in body["Reason"]
+    assert "ExistingRolePolicy" in body["Reason"]
+    assert view(iam, VPC_ROLE.name).tags == {}
+
+
+def test_foreign_trust_policy_is_refused_and_left_alone(stack, iam):
+    ec2_trust = {
+        **DMS_TRUST,
+        "Statement": [{**DMS_TRUST["Statement"][0], "Principal": {"Service": "ec2.amazonaws.com"}}],
+    }
+    console_role(iam, CLOUDWATCH_LOGS_ROLE.name, trust=ec2_trust)
+    a = stack("picky")
+
+    body = a.create(**NO_WAIT)
+
+    assert body["Status"] == "FAILED"
+    assert CLOUDWATCH_LOGS_ROLE.name in body["Reason"]
+    assert "dms.amazonaws.com" in body["Reason"]
+    assert len(body["Reason"]) <= 256
+    foreign = view(iam, CLOUDWATCH_LOGS_ROLE.name)
+    assert foreign.trust == ec2_trust
+    assert foreign.attached == set()
+    assert foreign.tags == {}
+
+    # CloudFormation then deletes the half-created resource: the role it did make goes,
+    # the foreign one stays exactly as it was.
+    assert a.delete()["Status"] == "SUCCESS"
+    assert view(iam, VPC_ROLE.name) is None
+    assert view(iam, CLOUDWATCH_LOGS_ROLE.name) == foreign
+
+
+def test_repeated_delete_and_delete_of_unknown_resource_succeed(stack, iam):
+    a = stack("twice")
+    a.create(**NO_WAIT)
+    assert a.delete()["Status"] == "SUCCESS"
+    assert a.delete()["Status"] == "SUCCESS"
+
+    never = stack("never-created")
+    never.physical_id = "DmsPrerequisiteRoles-00000000000000000000"
+    assert never.delete()["Status"] == "SUCCESS"
+
+
+def test_delete_of_other_physical_id_releases_nothing(stack, iam):
+    a = stack("replaced")
+    a.create(**NO_WAIT)
+    a.physical_id = "some-other-id"
+    assert a.delete()["Status"] == "SUCCESS"
+    assert claimants(iam, VPC_ROLE.name) == {"replaced"}
+
+
+def test_role_made_by_project_but_given_extra_policy_is_kept(stack, iam):
+    a = stack("owner")
+    a.create(**NO_WAIT)
+    iam.put_role_policy(
+        RoleName=VPC_ROLE.name,
+        PolicyName="hand-added",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}],
+            }
+        ),
+    )
+
+    assert a.delete()["Status"] == "SUCCESS"
+
+    kept = view(iam, VPC_ROLE.name)
+    assert kept is not None
+    assert kept.claims == set()
+    assert kept.inline == {"hand-added"}
+    assert kept.attached == {"AmazonDMSVPCManagementRole"}
+    assert view(iam, CLOUDWATCH_LOGS_ROLE.name) is None

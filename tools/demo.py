@@ -1,0 +1,173 @@
+"""``make demo``: two stacks share the DMS roles on a local IAM, through the real handler.
+
+The story, on a moto_server (IAM with AWS managed policies) and an HTTPS
+CloudFormation stand-in, both on 127.0.0.1:
+
+0. Somebody made ``dms-access-for-endpoint`` in the console long ago, and gave
+   it an inline policy of their own.
+1. Stack ``dms-pipeline-a`` declares the resource: the two default roles are created.
+2. Stack ``dms-pipeline-b`` declares it too, with Redshift: it shares the two
+   roles and adopts the console one.
+3. ``dms-pipeline-a`` is deleted: every role stays (b still claims them).
+4. ``dms-pipeline-b`` is deleted: the roles this project created go; the
+   console role stays, with its policies, minus this project's tags.
+
+Each request runs the function in a fresh process, as a cold Lambda would.
+After each step the demo prints what CloudFormation received and the roles as
+IAM reports them. Everything it starts is stopped before it exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+from dms_prereq.catalogue import REDSHIFT_ROLE, ROLES
+from dms_prereq.iam import CLAIM_KEY_PREFIX, ORIGIN_KEY
+
+from tools.local_aws import CloudFormationStandIn, MotoServer, local_aws
+from tools.stack import SimulatedStack
+
+ROOT = Path(__file__).resolve().parent.parent
+DELAY = "2"
+Invoke = Callable[[dict[str, Any]], None]
+
+
+def subprocess_invoker(moto: MotoServer, cfn: CloudFormationStandIn) -> Invoke:
+    """The handler's entry point in a fresh Python process per request."""
+    env = {**os.environ, **moto.env(), **cfn.env()}
+    env.pop("AWS_SAM_LOCAL", None)
+
+    def invoke(event: dict[str, Any]) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "tools.run_handler", "--timeout", "60"],
+            input=json.dumps(event),
+            text=True,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            timeout=90,
+            check=True,
+        )
+
+    return invoke
+
+
+def console_made_role(iam: Any) -> None:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": ["dms.amazonaws.com", "redshift.amazonaws.com"]},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(RoleName=REDSHIFT_ROLE.name, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.attach_role_policy(
+        RoleName=REDSHIFT_ROLE.name, PolicyArn=REDSHIFT_ROLE.managed_policy_arn("aws")
+    )
+    iam.put_role_policy(
+        RoleName=REDSHIFT_ROLE.name,
+        PolicyName="analytics-bucket-read",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::analytics/*",
+                    }
+                ],
+            }
+        ),
+    )
+
+
+def describe_roles(iam: Any) -> list[str]:
+    lines = [f"  {'role':<26} {'state':<9} {'claims (stack/logical id)':<50} policies"]
+    for role in ROLES:
+        try:
+            iam.get_role(RoleName=role.name)
+        except iam.exceptions.NoSuchEntityException:
+            lines.append(f"  {role.name:<26} {'absent':<9}")
+            continue
+        tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role.name)["Tags"]}
+        claims = sorted(
+            "{}/{}".format(v.split()[0].split("/")[1], v.split()[1])
+            for k, v in tags.items()
+            if k.startswith(CLAIM_KEY_PREFIX)
+        )
+        attached = [
+            p["PolicyName"]
+            for p in iam.list_attached_role_policies(RoleName=role.name)["AttachedPolicies"]
+        ]
+        inline = [
+            f"{p} (inline)" for p in iam.list_role_policies(RoleName=role.name)["PolicyNames"]
+        ]
+        state = tags.get(ORIGIN_KEY, "foreign")
+        policies = ", ".join(attached + inline)
+        lines.append(f"  {role.name:<26} {state:<9} {', '.join(claims) or '-':<50} {policies}")
+    return lines
+
+
+def show(step: str, body: dict[str, Any] | None, iam: Any) -> None:
+    print(f"\n== {step}")
+    if body is not None:
+        answer = {k: body[k] for k in ("Status", "Reason", "PhysicalResourceId") if body.get(k)}
+        answer.update({k: v for k, v in body.get("Data", {}).items() if v})
+        print("CloudFormation received:", json.dumps(answer, indent=2).replace("\n", "\n  "))
+    print("IAM now reports:")
+    print("\n".join(describe_roles(iam)))
+
+
+def play(invoke_factory: Callable[[MotoServer, CloudFormationStandIn], Invoke]) -> int:
+    started = time.monotonic()
+    with local_aws() as (moto, cfn):
+        iam = boto3.client("iam", endpoint_url=moto.url, region_name="us-east-1", **_creds())
+        invoke = invoke_factory(moto, cfn)
+        a = SimulatedStack("dms-pipeline-a", invoke, cfn)
+        b = SimulatedStack("dms-pipeline-b", invoke, cfn)
+
+        console_made_role(iam)
+        show("0. dms-access-for-endpoint was made in the console, with an inline policy", None, iam)
+        steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+            (
+                "1. stack dms-pipeline-a: Create (default roles)",
+                lambda: a.create(PropagationDelaySeconds=DELAY),
+            ),
+            (
+                "2. stack dms-pipeline-b: Create (default roles + Redshift): shares and adopts",
+                lambda: b.create(CreateRedshiftRole="true", PropagationDelaySeconds=DELAY),
+            ),
+            ("3. stack dms-pipeline-a: Delete: the roles stay for b", a.delete),
+            ("4. stack dms-pipeline-b: Delete: created roles go, the console role stays", b.delete),
+        ]
+        failures = 0
+        for title, step in steps:
+            body = step()
+            failures += body["Status"] != "SUCCESS"
+            show(title, body, iam)
+    print(f"\ndemo finished in {time.monotonic() - started:.1f} s; {failures} step(s) failed")
+    return 1 if failures else 0
+
+
+def _creds() -> dict[str, str]:
+    return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def main() -> int:
+    return play(subprocess_invoker)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
