@@ -6,7 +6,10 @@ handlers parse the request and hand it to :mod:`dms_prereq.resource`.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -19,6 +22,8 @@ from dms_prereq.request import Request
 
 logger = Logger(service="dms-prerequisite-roles")
 copy_config_to_registered_loggers(source_logger=logger, include={"dms_prereq", "crhelper"})
+# crhelper logs the whole event, pre-signed ResponseURL included, at DEBUG: never go below INFO.
+logging.getLogger("crhelper").setLevel(max(logging.INFO, logger.log_level))
 helper = CustomResource()
 sleep = time.sleep
 
@@ -30,13 +35,13 @@ except Exception as error:  # noqa: BLE001 - any set-up failure must still answe
     helper.init_failure(error)
 
 
-def _provision(event: dict[str, Any], context: Any) -> str:
-    request = Request.parse(event)
+@contextmanager
+def _reasons(event: dict[str, Any]) -> Iterator[None]:
+    """Let ProvisioningError through as the FAILED reason; turn a bug into a clean one."""
     try:
-        answer = resource.provision(
-            IAM, request, remaining_seconds=helper.remaining_seconds, sleep=sleep
-        )
-    except ProvisioningError:
+        yield
+    except ProvisioningError as failure:
+        logger.warning("answering FAILED", extra={"reason": str(failure)})
         raise
     except Exception as error:
         logger.exception("unexpected error")
@@ -44,6 +49,13 @@ def _provision(event: dict[str, Any], context: Any) -> str:
             f"Internal error ({type(error).__name__}); see the function's log for "
             f"request {event.get('RequestId')}."
         ) from error
+
+
+def _provision(event: dict[str, Any], context: Any) -> str:
+    with _reasons(event):
+        answer = resource.provision(
+            IAM, Request.parse(event), remaining_seconds=helper.remaining_seconds, sleep=sleep
+        )
     helper.Data.update(answer.attributes)
     logger.info("answered", extra={"attributes": answer.attributes})
     return answer.physical_id
@@ -61,7 +73,8 @@ def update(event: dict[str, Any], context: Any) -> str:
 
 @helper.delete
 def delete(event: dict[str, Any], context: Any) -> str:
-    return resource.delete(IAM, event)
+    with _reasons(event):
+        return resource.delete(IAM, event)
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -82,6 +82,10 @@ def provision(
     resource = request.resource
     props = parse_properties(request.properties, resource.partition)
     old = _old_properties(request) if request.request_type == "Update" else None
+    log.debug(
+        "properties parsed",
+        extra={"enabled": sorted(props.enabled_roles), "old_valid": old is not None},
+    )
     was_enabled = {r.name for r in ROLES if old is None or old.enables(r)}
     if request.request_type == "Update":
         to_release = [r for r in ROLES if not props.enables(r) and r.name in was_enabled]

@@ -173,8 +173,9 @@ def _join(
     key = claim_key(resource.claim_id)
     if key not in state.tags:
         add[key] = resource.label
-    removed = [k for k in (old.tag_dict if old else {}) if k not in props.tag_dict]
-    removed = [k for k in removed if k in state.tags]
+    # Remove a tag key this resource dropped only while the role still holds its value.
+    old_tags = old.tag_dict if old else {}
+    removed = [k for k, v in old_tags.items() if k not in props.tag_dict and state.tags.get(k) == v]
     _check_room(state, add, removed)
     api.tag_role(client, role.name, add)  # the claim lands before the attach below
     api.untag_role(client, role.name, removed)

@@ -109,3 +109,17 @@ def test_invalid_sample_event_answers_failed_once(iam, moto, standin):
     assert "CreateVpcRole" in body["Reason"]
     assert "X-Amz-Signature" not in logs
     assert not any(r["RoleName"].startswith("dms-") for r in iam.list_roles()["Roles"])
+
+
+def test_debug_logging_never_shows_the_response_url(iam, moto, standin, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+    event = load_event("create")
+    event["ResponseURL"] = standin.response_url()
+    event["ResourceProperties"]["PropagationDelaySeconds"] = "0"
+
+    logs = run_entry_point(event, moto, standin)
+
+    assert standin.wait_for(standin.key_of(event["ResponseURL"]))["Status"] == "SUCCESS"
+    assert '"level":"DEBUG"' in logs  # the level took effect
+    assert "X-Amz-Signature" not in logs
+    assert "cloudformation-responses" not in logs
