@@ -20,8 +20,6 @@ IAM reports them. Everything it starts is stopped before it exits.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -33,6 +31,7 @@ from dms_prereq.catalogue import REDSHIFT_ROLE, ROLES
 from dms_prereq.iam import CLAIM_KEY_PREFIX, ORIGIN_KEY
 
 from tools.local_aws import CloudFormationStandIn, MotoServer, local_aws
+from tools.run_handler import run_in_fresh_process
 from tools.stack import SimulatedStack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,20 +41,10 @@ Invoke = Callable[[dict[str, Any]], None]
 
 def subprocess_invoker(moto: MotoServer, cfn: CloudFormationStandIn) -> Invoke:
     """The handler's entry point in a fresh Python process per request."""
-    env = {**os.environ, **moto.env(), **cfn.env()}
-    env.pop("AWS_SAM_LOCAL", None)
+    env = {**moto.env(), **cfn.env()}
 
     def invoke(event: dict[str, Any]) -> None:
-        subprocess.run(
-            [sys.executable, "-m", "tools.run_handler", "--timeout", "60"],
-            input=json.dumps(event),
-            text=True,
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            timeout=90,
-            check=True,
-        )
+        run_in_fresh_process(event, env)
 
     return invoke
 

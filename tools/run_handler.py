@@ -10,12 +10,37 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tools.stack import FakeContext
 
-HANDLER_DIR = Path(__file__).resolve().parent.parent / "handler"
+ROOT = Path(__file__).resolve().parent.parent
+HANDLER_DIR = ROOT / "handler"
+
+
+def run_in_fresh_process(event: dict[str, Any], env: dict[str, str], timeout: float = 60) -> str:
+    """Invoke the entry point on ``event`` in a new interpreter; return its logs.
+
+    ``env`` is laid over this process's environment (endpoints, CA file);
+    AWS_SAM_LOCAL is dropped so the answer really travels.
+    """
+    full_env = {**os.environ, **env}
+    full_env.pop("AWS_SAM_LOCAL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.run_handler", "--timeout", str(timeout)],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=full_env,
+        timeout=timeout + 30,
+        check=True,
+    )
+    return done.stdout + done.stderr
 
 
 def main() -> int:

@@ -8,10 +8,6 @@ differs from AWS but the endpoints.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +17,7 @@ import boto3
 import pytest
 
 from tools.local_aws import CloudFormationStandIn, MotoServer
+from tools.run_handler import run_in_fresh_process
 from tools.stack import SimulatedStack, load_event
 
 pytestmark = pytest.mark.e2e
@@ -48,19 +45,7 @@ def iam(moto: MotoServer) -> Any:
 
 
 def run_entry_point(event: dict[str, Any], moto: MotoServer, cfn: CloudFormationStandIn) -> str:
-    env = {**os.environ, **moto.env(), **cfn.env()}
-    env.pop("AWS_SAM_LOCAL", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "tools.run_handler", "--timeout", "60"],
-        input=json.dumps(event),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=90,
-        check=True,
-    )
-    return done.stdout + done.stderr
+    return run_in_fresh_process(event, {**moto.env(), **cfn.env()})
 
 
 def test_sample_events_through_real_entry_point(iam, moto, standin):
