@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit e2e clean help
 
+.DEFAULT_GOAL := help
+
 # Gates that `make test` runs besides lint, types and pytest; mk/*.mk add to it.
 TEST_GATES :=
 -include mk/*.mk
@@ -14,6 +16,10 @@ TEST_GATES :=
 help:
 	@echo "make demo   - play the two-stack story on local IAM (moto) and a local CloudFormation"
 	@echo "make test   - lint, type-check, template checks and the whole test suite"
+	@echo "make build  - sam build into .aws-sam/build, with compiled bytecode"
+	@echo "make invoke EVENT=events/create.json - the built function on local IAM and CloudFormation"
+	@echo "make bench  - performance figures (bench/results.json)"
+	@echo "make docs   - regenerate docs/reference.md and the README tables"
 	@echo "make clean  - remove virtual environments, build output and caches"
 
 $(STAMP): requirements-dev.txt handler/requirements.txt pyproject.toml

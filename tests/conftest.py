@@ -15,6 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.prove.evidence import EVIDENCE  # every invocation's IAM calls and log lines
 from tools.local_aws import REGION, CloudFormationStandIn
 from tools.stack import FakeContext, SimulatedStack
 
@@ -63,7 +64,9 @@ def sleeps() -> Sleeps:
 
 
 @pytest.fixture
-def function(iam: Any, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+def function(
+    iam: Any, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Callable[..., None]:
     """The real entry point, wired to moto's IAM; call it with an event."""
     import app
 
@@ -71,7 +74,8 @@ def function(iam: Any, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch) -> Calla
     monkeypatch.setattr(app, "sleep", sleeps.append)
 
     def invoke(event: dict[str, Any], timeout_seconds: float = 300.0) -> None:
-        app.lambda_handler(event, FakeContext(timeout_seconds))
+        with EVIDENCE.invocation(iam, event, source=request.node.nodeid):
+            app.lambda_handler(event, FakeContext(timeout_seconds))
 
     return invoke
 

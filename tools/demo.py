@@ -12,9 +12,11 @@ CloudFormation stand-in, both on 127.0.0.1:
 4. ``dms-pipeline-b`` is deleted: the roles this project created go; the
    console role stays, with its policies, minus this project's tags.
 
-Each request runs the function in a fresh process, as a cold Lambda would.
-After each step the demo prints what CloudFormation received and the roles as
-IAM reports them. Everything it starts is stopped before it exits.
+Each request runs the *built artifact* (``make build``) under the real Lambda
+runtime interface client on Python 3.13 (tools/lambda_runtime.py), cold, as
+custom resources usually run. After each step the demo prints what
+CloudFormation received, the invocation's REPORT figures, and the roles as IAM
+reports them. Everything it starts is stopped before it exits.
 """
 
 from __future__ import annotations
@@ -23,30 +25,17 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import boto3
 from dms_prereq.catalogue import REDSHIFT_ROLE, ROLES
 from dms_prereq.iam import CLAIM_KEY_PREFIX, ORIGIN_KEY
 
-from tools.local_aws import CloudFormationStandIn, MotoServer, local_aws
-from tools.run_handler import run_in_fresh_process
+from tools.lambda_runtime import Invocation, LocalLambda
+from tools.local_aws import local_aws
 from tools.stack import SimulatedStack
 
-ROOT = Path(__file__).resolve().parent.parent
 DELAY = "2"
-Invoke = Callable[[dict[str, Any]], None]
-
-
-def subprocess_invoker(moto: MotoServer, cfn: CloudFormationStandIn) -> Invoke:
-    """The handler's entry point in a fresh Python process per request."""
-    env = {**moto.env(), **cfn.env()}
-
-    def invoke(event: dict[str, Any]) -> None:
-        run_in_fresh_process(event, env)
-
-    return invoke
 
 
 def console_made_role(iam: Any) -> None:
@@ -109,8 +98,12 @@ def describe_roles(iam: Any) -> list[str]:
     return lines
 
 
-def show(step: str, body: dict[str, Any] | None, iam: Any) -> None:
+def show(step: str, body: dict[str, Any] | None, iam: Any, run: Invocation | None = None) -> None:
     print(f"\n== {step}")
+    if run is not None:
+        init = f", init {run.init_duration_ms:.0f} ms" if run.init_duration_ms else ""
+        memory = f", max memory {run.max_memory_mb:.0f} MB" if run.max_memory_mb else ""
+        print(f"Lambda: {run.outcome}, {run.duration_ms:.0f} ms{init}{memory}")
     if body is not None:
         answer = {k: body[k] for k in ("Status", "Reason", "PhysicalResourceId") if body.get(k)}
         answer.update({k: v for k, v in body.get("Data", {}).items() if v})
@@ -119,13 +112,17 @@ def show(step: str, body: dict[str, Any] | None, iam: Any) -> None:
     print("\n".join(describe_roles(iam)))
 
 
-def play(invoke_factory: Callable[[MotoServer, CloudFormationStandIn], Invoke]) -> int:
+def play() -> int:
     started = time.monotonic()
-    with local_aws() as (moto, cfn):
+    with local_aws() as (moto, cfn), LocalLambda(env={**moto.env(), **cfn.env()}) as function:
         iam = boto3.client("iam", endpoint_url=moto.url, region_name="us-east-1", **_creds())
-        invoke = invoke_factory(moto, cfn)
-        a = SimulatedStack("dms-pipeline-a", invoke, cfn)
-        b = SimulatedStack("dms-pipeline-b", invoke, cfn)
+
+        def cold_invoke(event: dict[str, Any]) -> Invocation:
+            function.recycle()  # custom resources usually meet a cold function
+            return function.invoke(event)
+
+        a = SimulatedStack("dms-pipeline-a", cold_invoke, cfn)
+        b = SimulatedStack("dms-pipeline-b", cold_invoke, cfn)
 
         console_made_role(iam)
         show("0. dms-access-for-endpoint was made in the console, with an inline policy", None, iam)
@@ -145,7 +142,7 @@ def play(invoke_factory: Callable[[MotoServer, CloudFormationStandIn], Invoke]) 
         for title, step in steps:
             body = step()
             failures += body["Status"] != "SUCCESS"
-            show(title, body, iam)
+            show(title, body, iam, function.invocations[-1])
     print(f"\ndemo finished in {time.monotonic() - started:.1f} s; {failures} step(s) failed")
     return 1 if failures else 0
 
@@ -155,7 +152,7 @@ def _creds() -> dict[str, str]:
 
 
 def main() -> int:
-    return play(subprocess_invoker)
+    return play()
 
 
 if __name__ == "__main__":

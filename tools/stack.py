@@ -24,7 +24,8 @@ EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 SERVICE_TOKEN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:dms-prerequisite-roles-Function"
 REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
 
-Invoke = Callable[[dict[str, Any]], None]
+#: Runs the function on one request; what it returns (if anything) is not used.
+Invoke = Callable[[dict[str, Any]], object]
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -52,11 +52,13 @@ class CustomResource(CfnResource):
         self._answered = False
 
     def __call__(self, event: Any, context: Any) -> None:
+        response.prepare()  # the CA certificates load while IAM works
         with self._answer_lock:
             self._answered = False
         self._context = context
         event_dict = event if isinstance(event, dict) else {}
-        self._response_url = event_dict.get("ResponseURL") or ""
+        url = event_dict.get("ResponseURL")
+        self._response_url = url if isinstance(url, str) else ""  # not a str: undeliverable
         self.StackId = str(event_dict.get("StackId", ""))
         self.RequestId = str(event_dict.get("RequestId", ""))
         self.LogicalResourceId = str(event_dict.get("LogicalResourceId", ""))
@@ -93,7 +95,10 @@ class CustomResource(CfnResource):
         body = {
             "Status": status or self.Status,
             "Reason": (reason if status else self.Reason) or "",
-            "PhysicalResourceId": str(self.PhysicalResourceId),
+            # crhelper clears the id before the handler runs, so an answer sent before
+            # it returns (init failure, timeout) would carry "": give the resource's own.
+            "PhysicalResourceId": str(self.PhysicalResourceId)
+            or physical_id_for(getattr(self, "_event", None)),
             "StackId": self.StackId,
             "RequestId": self.RequestId,
             "LogicalResourceId": self.LogicalResourceId,

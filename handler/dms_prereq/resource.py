@@ -19,6 +19,7 @@ from .iam import IAMClient
 from .properties import Properties, parse_properties
 from .request import Request, ResourceRef, physical_id_for
 from .roles import Claimed, ClaimKind, Released, claim_role, release_role
+from .sightings import SIGHTINGS
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,19 @@ def _each_role(roles: Iterable[RoleSpec], work: Callable[[RoleSpec], T]) -> dict
     return {name: future.result() for name, future in futures.items()}
 
 
+#: The Fn::GetAtt attributes that list role names, and which claims each lists (besides
+#: the catalogue's ``arn_attribute`` of each role). The docs generator reads this too.
+ROLE_LIST_ATTRIBUTES: dict[str, ClaimKind] = {
+    "CreatedRoles": ClaimKind.CREATED,
+    "AdoptedRoles": ClaimKind.ADOPTED,
+}
+
+
 def attributes(claims: dict[str, Claimed]) -> dict[str, str]:
     """Fn::GetAtt values: every ARN attribute (empty when not enabled) and the two lists."""
     values = {role.arn_attribute: "" for role in ROLES}
     values.update({c.role.arn_attribute: c.arn for c in claims.values()})
-    for attribute, kind in (
-        ("CreatedRoles", ClaimKind.CREATED),
-        ("AdoptedRoles", ClaimKind.ADOPTED),
-    ):
+    for attribute, kind in ROLE_LIST_ATTRIBUTES.items():
         values[attribute] = ",".join(
             r.name for r in ROLES if r.name in claims and claims[r.name].kind is kind
         )
@@ -87,15 +93,22 @@ def provision(
         extra={"enabled": sorted(props.enabled_roles), "old_valid": old is not None},
     )
     was_enabled = {r.name for r in ROLES if old is None or old.enables(r)}
-    if request.request_type == "Update":
-        to_release = [r for r in ROLES if not props.enables(r) and r.name in was_enabled]
-        _each_role(to_release, lambda role: release_role(client, role, resource))
 
     def claim(role: RoleSpec) -> Claimed:
-        expect_existing = old is not None and old.enables(role)
-        return claim_role(client, role, resource, props, old, expect_existing=expect_existing)
+        # GetRole first when the role is likely there; see dms_prereq.sightings.
+        expect_existing = (old is not None and old.enables(role)) or SIGHTINGS.exists(
+            client, role.name
+        )
+        claimed = claim_role(client, role, resource, props, old, expect_existing=expect_existing)
+        SIGHTINGS.note(client, role.name, exists=True)
+        return claimed
 
     claims = _each_role([r for r in ROLES if props.enables(r)], claim)
+    if request.request_type == "Update":
+        # Released only once every claim is held: a failed Update keeps its old claims,
+        # so the rollback finds them (a foreign role under ExistingRolePolicy=Fail too).
+        to_release = [r for r in ROLES if not props.enables(r) and r.name in was_enabled]
+        _each_role(to_release, lambda role: _release(client, role, resource))
     if any(c.needs_propagation for c in claims.values()):
         _wait_for_propagation(props.propagation_delay_seconds, remaining_seconds, sleep)
     physical_id = request.physical_id if request.request_type == "Update" else None
@@ -116,9 +129,16 @@ def _wait_for_propagation(
         sleep(wait)
 
 
+def _release(client: IAMClient, role: RoleSpec, resource: ResourceRef) -> Released:
+    released = release_role(client, role, resource)
+    if released is not Released.NOT_CLAIMED:
+        SIGHTINGS.note(client, role.name, exists=released is not Released.DELETED)
+    return released
+
+
 def release_all(client: IAMClient, resource: ResourceRef) -> dict[str, Released]:
     """Delete: release this resource's claim on all three roles, whatever it enabled."""
-    return _each_role(ROLES, lambda role: release_role(client, role, resource))
+    return _each_role(ROLES, lambda role: _release(client, role, resource))
 
 
 def delete(client: IAMClient, event: object) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from . import iam as api
@@ -87,8 +87,9 @@ def claim_role(
     """Make ``role`` exist as specified and record this resource's claim on it.
 
     ``expect_existing`` picks the first call: GetRole when this resource
-    already claimed the role (an Update), CreateRole otherwise, so the usual
-    case of each costs no failed call.
+    already claimed the role (an Update) or this process saw the role lately
+    (:mod:`dms_prereq.sightings`), CreateRole otherwise, so the usual case of
+    each costs no failed call.
     """
     for attempt in range(MAX_ROUNDS):
         if not expect_existing:
@@ -103,10 +104,21 @@ def claim_role(
                 _pause(attempt)
             continue
         try:
-            return _claim_existing(client, role, state, resource, props, old)
+            claimed = _claim_existing(client, role, state, resource, props, old)
         except NotFound:
             # Deleted under us by the last claimant of another stack: create it.
             expect_existing = False
+            continue
+        mine_already = claim_key(resource.claim_id) in state.tags
+        # Anything but an Update of a claim this resource held: its first call was CreateRole,
+        # or GetRole on a hint from dms_prereq.sightings, and it must answer the same either way.
+        new_claim = not (expect_existing and old is not None and old.enables(role))
+        if new_claim and claimed.kind is ClaimKind.JOINED and mine_already:
+            # CreateRole found the role, yet this resource's claim was already on it: this
+            # very request made it (a CreateRole retried after its answer was lost) or a
+            # duplicate delivery of it did. It is new: say so, and let IAM propagate.
+            return replace(claimed, kind=ClaimKind.CREATED, needs_propagation=True)
+        return claimed
     raise AwsError(
         f"{role.name} kept disappearing while this request claimed it "
         f"({MAX_ROUNDS} rounds); retry the stack operation."
@@ -242,32 +254,48 @@ def release_role(client: IAMClient, role: RoleSpec, resource: ResourceRef) -> Re
         if not others and state.origin is Origin.ADOPTED:
             keys.append(api.ORIGIN_KEY)  # leave a foreign role as we found it
         api.untag_role(client, role.name, keys)
-        return Released.RELEASED
+        if not others:
+            return Released.RELEASED
+        # Two last claimants leaving at once each read the other's claim. Whoever
+        # untags second sees no claim left on this re-read and finishes the job.
+        state = api.get_role(client, role.name)
+        if state is None or state.claims:
+            return Released.RELEASED
+        if state.origin is not Origin.CREATED:
+            if state.origin is Origin.ADOPTED:
+                api.untag_role(client, role.name, [api.ORIGIN_KEY])
+            return Released.RELEASED
 
     policy = role.managed_policy_arn(resource.partition)
-    detached = api.detach_policy(client, role.name, policy)
+    api.detach_policy(client, role.name, policy)
     again = api.get_role(client, role.name)
     if again is None:
         return Released.DELETED
     if set(again.claims) - {resource.claim_id}:
-        return _keep(client, role, policy, key, detached, "another resource claimed it meanwhile")
+        _keep(client, role, policy, key)
+        log.info("kept role: another resource claimed it meanwhile", extra={"role": role.name})
+        return Released.KEPT
     try:
         api.delete_role(client, role.name)
     except NotFound:
         pass
     except DeleteConflict:
+        # Restore the role before asking why it stays (that is for the log only), so a
+        # release cut short here still leaves it as this project made it.
+        _keep(client, role, policy, key)
         blockers = [b for b in api.describe_blockers(client, role.name) if not b.endswith(policy)]
         why = "it carries " + ", ".join(blockers) if blockers else "a claim arrived meanwhile"
-        return _keep(client, role, policy, key, detached, why)
+        log.info("kept role after its last claim", extra={"role": role.name, "why": why})
+        return Released.KEPT
     log.info("deleted role", extra={"role": role.name})
     return Released.DELETED
 
 
-def _keep(
-    client: IAMClient, role: RoleSpec, policy: str, key: str, detached: bool, why: str
-) -> Released:
-    if detached:
-        api.attach_policy(client, role.name, policy)
+def _keep(client: IAMClient, role: RoleSpec, policy: str, key: str) -> None:
+    """Give a role that stays its managed policy back, then drop this resource's claim.
+
+    Always re-attached (attaching is idempotent): a previous try of this release may
+    have detached it and then failed, and only this project's releases detach it.
+    """
+    api.attach_policy(client, role.name, policy)
     api.untag_role(client, role.name, [key])
-    log.info("kept role after its last claim", extra={"role": role.name, "why": why})
-    return Released.KEPT

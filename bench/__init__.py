@@ -1,0 +1,1 @@
+"""Benchmarks of the Custom::DmsPrerequisiteRoles function: ``make bench`` runs :mod:`bench.run`."""

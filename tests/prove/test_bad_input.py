@@ -1,0 +1,279 @@
+"""Bad input: a corpus of malformed requests, each answered exactly once and promptly.
+
+Every case starts from a valid request built from events/ and breaks one thing:
+missing or wrong-typed envelope fields, an unknown RequestType, properties that
+are not an object, huge values, bad Tags, a role already holding 50 tags,
+boundary ARNs of other services, non-ASCII text. Each must get exactly one
+answer, within seconds: FAILED with one clear sentence naming what to fix (no
+traceback), or SUCCESS for a Delete, and IAM must be left as it was. A request
+without a usable ResponseURL cannot be answered: it must end promptly, without
+crashing, and say so in the log.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from dms_prereq.catalogue import VPC_ROLE
+from dms_prereq.properties import MAX_USER_TAGS
+from dms_prereq.request import ResourceRef
+
+from tests.prove.evidence import EVIDENCE
+from tests.prove.world import World, make_console_role, snapshot
+
+FAILED, SUCCESS, UNANSWERABLE = "FAILED", "SUCCESS", "UNANSWERABLE"
+PROMPT_SECONDS = 5.0
+MAX_BODY_BYTES = 4096
+OTHER_STACK = "arn:aws:cloudformation:us-east-1:123456789012:stack/elsewhere/1f2e3d4c-0000"
+
+Mutation = Callable[[dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    request_type: str
+    mutate: Mutation
+    expect: str
+    mentions: str = ""
+
+
+def drop(field: str) -> Mutation:
+    def mutate(event: dict[str, Any]) -> dict[str, Any]:
+        event.pop(field, None)
+        return event
+
+    return mutate
+
+
+def put(field: str, value: Any) -> Mutation:
+    def mutate(event: dict[str, Any]) -> dict[str, Any]:
+        event[field] = value
+        return event
+
+    return mutate
+
+
+def prop(name: str, value: Any) -> Mutation:
+    def mutate(event: dict[str, Any]) -> dict[str, Any]:
+        event["ResourceProperties"][name] = value
+        return event
+
+    return mutate
+
+
+def tags(*items: Any) -> Mutation:
+    return prop("Tags", list(items))
+
+
+def many_unknown(event: dict[str, Any]) -> dict[str, Any]:
+    event["ResourceProperties"].update({f"Unknown{i:05d}": "x" for i in range(10_000)})
+    return event
+
+
+CORPUS: tuple[Case, ...] = (
+    # -- the envelope -----------------------------------------------------------------
+    Case("not-an-object", "Create", lambda e: [e], UNANSWERABLE),
+    Case("no-response-url", "Create", drop("ResponseURL"), UNANSWERABLE),
+    Case("response-url-not-a-string", "Create", put("ResponseURL", 42), UNANSWERABLE),
+    Case("empty-response-url-on-delete", "Delete", put("ResponseURL", ""), UNANSWERABLE),
+    Case("no-request-type", "Create", drop("RequestType"), FAILED, "RequestType"),
+    Case("unknown-request-type", "Create", put("RequestType", "Destroy"), FAILED, "RequestType"),
+    Case("request-type-lower-case", "Create", put("RequestType", "create"), FAILED, "RequestType"),
+    Case("request-type-a-number", "Create", put("RequestType", 42), FAILED, "RequestType"),
+    Case("no-stack-id", "Create", drop("StackId"), FAILED, "StackId"),
+    Case("stack-id-not-an-arn", "Create", put("StackId", "my-stack"), FAILED, "StackId"),
+    Case("stack-id-a-number", "Update", put("StackId", 123), FAILED, "StackId"),
+    Case("no-logical-id", "Create", drop("LogicalResourceId"), FAILED, "LogicalResourceId"),
+    Case("logical-id-a-list", "Create", put("LogicalResourceId", ["x"]), FAILED, "Logical"),
+    Case("no-request-id", "Update", drop("RequestId"), FAILED, "RequestId"),
+    # -- ResourceProperties as a whole ----------------------------------------------------
+    Case("properties-a-list", "Create", put("ResourceProperties", []), FAILED, "Properties"),
+    Case("properties-a-string", "Update", put("ResourceProperties", "x"), FAILED, "Properties"),
+    Case("unknown-property", "Create", prop("CreateVPCRole", "true"), FAILED, "CreateVPCRole"),
+    Case("non-ascii-property-name", "Create", prop("CréateVpcRole", "true"), FAILED, "Créate"),
+    Case("ten-thousand-unknown-properties", "Create", many_unknown, FAILED, "Unknown00000"),
+    Case("huge-property-name", "Create", prop("X" * 100_000, "1"), FAILED, "Unknown property"),
+    # -- booleans, numbers, choices -----------------------------------------------------------
+    Case("boolean-yes", "Create", prop("CreateVpcRole", "yes"), FAILED, "CreateVpcRole"),
+    Case("boolean-a-number", "Create", prop("CreateVpcRole", 1), FAILED, "CreateVpcRole"),
+    Case("boolean-null", "Update", prop("CreateRedshiftRole", None), FAILED, "CreateRedshiftRole"),
+    Case("boolean-non-ascii", "Create", prop("RestrictToSourceAccount", "trüe"), FAILED, "Rest"),
+    Case("delay-negative", "Create", prop("PropagationDelaySeconds", "-1"), FAILED, "Propagation"),
+    Case("delay-too-long", "Create", prop("PropagationDelaySeconds", "301"), FAILED, "Propagation"),
+    Case("delay-exponent", "Create", prop("PropagationDelaySeconds", "1e3"), FAILED, "Propagation"),
+    Case("delay-fraction", "Create", prop("PropagationDelaySeconds", 10.5), FAILED, "Propagation"),
+    Case("delay-boolean", "Create", prop("PropagationDelaySeconds", True), FAILED, "Propagation"),
+    Case("delay-huge", "Create", prop("PropagationDelaySeconds", "9" * 100_000), FAILED, "Propa"),
+    Case("policy-unknown", "Create", prop("ExistingRolePolicy", "Replace"), FAILED, "ExistingRole"),
+    # -- permissions boundaries that are not IAM policies of this partition ------------------
+    Case("boundary-s3", "Create", prop("PermissionsBoundary", "arn:aws:s3:::b"), FAILED, "Bound"),
+    Case(
+        "boundary-a-role",
+        "Create",
+        prop("PermissionsBoundary", "arn:aws:iam::123456789012:role/admin"),
+        FAILED,
+        "PermissionsBoundary",
+    ),
+    Case(
+        "boundary-sns",
+        "Create",
+        prop("PermissionsBoundary", "arn:aws:sns:us-east-1:123456789012:topic"),
+        FAILED,
+        "PermissionsBoundary",
+    ),
+    Case(
+        "boundary-other-partition",
+        "Update",
+        prop("PermissionsBoundary", "arn:aws-cn:iam::123456789012:policy/b"),
+        FAILED,
+        "aws-cn",
+    ),
+    Case("boundary-a-number", "Create", prop("PermissionsBoundary", 12345), FAILED, "Boundary"),
+    # -- Tags ---------------------------------------------------------------------------
+    Case("tags-an-object", "Create", prop("Tags", {"team": "a"}), FAILED, "Tags"),
+    Case(
+        "tags-too-many",
+        "Create",
+        tags(*({"Key": f"k{i}", "Value": "v"} for i in range(MAX_USER_TAGS + 1))),
+        FAILED,
+        "Tags",
+    ),
+    Case("tag-without-value", "Create", tags({"Key": "team"}), FAILED, "Tags[0]"),
+    Case("tag-extra-field", "Create", tags({"Key": "a", "Value": "b", "X": 1}), FAILED, "Tags[0]"),
+    Case("tag-key-empty", "Create", tags({"Key": "", "Value": "b"}), FAILED, "Tags[0].Key"),
+    Case("tag-key-129", "Create", tags({"Key": "k" * 129, "Value": "b"}), FAILED, "Tags[0].Key"),
+    Case("tag-value-257", "Create", tags({"Key": "k", "Value": "v" * 257}), FAILED, "Value"),
+    Case("tag-key-aws", "Create", tags({"Key": "aws:owner", "Value": "b"}), FAILED, "reserved"),
+    Case(
+        "tag-key-ours",
+        "Create",
+        tags({"Key": "dms-prerequisite-roles:claim:x", "Value": "b"}),
+        FAILED,
+        "reserved",
+    ),
+    Case(
+        "tag-keys-twice",
+        "Create",
+        tags({"Key": "Team", "Value": "a"}, {"Key": "team", "Value": "b"}),
+        FAILED,
+        "twice",
+    ),
+    Case("tag-value-markup", "Create", tags({"Key": "k", "Value": "<script>"}), FAILED, "Value"),
+    Case("tag-value-emoji", "Create", tags({"Key": "k", "Value": "🚀"}), FAILED, "Tags[0].Value"),
+    Case("tag-key-a-number", "Create", tags({"Key": 7, "Value": "b"}), FAILED, "string"),
+    # -- Delete never fails on bad input (or the stack could never be deleted) -------------
+    Case("delete-properties-a-list", "Delete", put("ResourceProperties", []), SUCCESS),
+    Case("delete-stack-id-garbage", "Delete", put("StackId", "???"), SUCCESS),
+    Case("delete-no-logical-id", "Delete", drop("LogicalResourceId"), SUCCESS),
+    Case("delete-bad-tags", "Delete", prop("Tags", "x"), SUCCESS),
+    Case("delete-unknown-property", "Delete", prop("Bogus", "1"), SUCCESS),
+    Case(
+        "delete-other-resources-id",
+        "Delete",
+        put("PhysicalResourceId", "DmsPrerequisiteRoles-0123456789abcdef0123"),
+        SUCCESS,
+    ),
+    Case("delete-of-another-stack", "Delete", put("StackId", OTHER_STACK), SUCCESS),
+)
+
+
+def _event(world: World, case: Case) -> Any:
+    """The valid request of this type, then the case's one defect."""
+    stack = world.stack("bad-input")
+    if case.request_type != "Create":
+        stack.physical_id = ResourceRef.parse(stack.stack_id, stack.logical_id).physical_id
+    props = {"PropagationDelaySeconds": "0", "Tags": [{"Key": "team", "Value": "a"}]}
+    return case.mutate(copy.deepcopy(stack.request(case.request_type, props, props)))
+
+
+def _problems(case: Case, done: Any, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    problems = []
+    if done.error is not None:
+        problems.append(f"crashed: {done.error!r}")
+    if done.seconds > PROMPT_SECONDS:
+        problems.append(f"took {done.seconds:.1f} s")
+    if done.leaked:
+        problems.append("a secret reached the log")
+    if case.expect == UNANSWERABLE:
+        if done.answers:
+            problems.append(f"answered {len(done.answers)} times without a ResponseURL")
+        if not any("ResponseURL" in line for line in done.lines):
+            problems.append("the log does not say the answer could not be delivered")
+        return problems
+    if len(done.answers) != 1:
+        return [*problems, f"{len(done.answers)} answers"]
+    answer = done.answers[0]
+    reason = answer.get("Reason", "")
+    if answer["Status"] != case.expect:
+        problems.append(f"answered {answer['Status']}: {reason}")
+    if len(json.dumps(answer).encode()) > MAX_BODY_BYTES:
+        problems.append("the answer exceeds 4096 bytes")
+    if not answer.get("PhysicalResourceId"):
+        problems.append("no PhysicalResourceId")
+    if case.expect == FAILED:
+        if not reason or len(reason) > 256 or "\n" in reason:
+            problems.append(f"reason is not one sentence of at most 256 characters: {reason!r}")
+        if "Traceback" in reason or 'File "' in reason:
+            problems.append("reason carries a traceback")
+        if case.mentions not in reason:
+            problems.append(f"reason does not mention {case.mentions!r}: {reason!r}")
+    if after != before:
+        problems.append("IAM changed")
+    return problems
+
+
+def test_corpus_is_big_enough() -> None:
+    assert len(CORPUS) >= 30
+    assert len({c.name for c in CORPUS}) == len(CORPUS)
+
+
+def test_every_malformed_request_is_answered_once_clearly_and_changes_nothing(
+    world: World,
+) -> None:
+    live = world.stack("live")
+    live.create(PropagationDelaySeconds="0")
+    failures = []
+    for case in CORPUS:
+        before = snapshot(world.iam)
+        done = world.harness.deliver(_event(world, case), timeout_seconds=30.0)
+        after = snapshot(world.iam)
+        failures += [f"{case.name}: {p}" for p in _problems(case, done, before, after)]
+    EVIDENCE.count("malformed requests tried", len(CORPUS))
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize(
+    ("holder", "extra_tags"),
+    [("hand-made", 49), ("made-by-this-project", 48)],
+)
+def test_a_role_already_at_fifty_tags_fails_with_a_reason_and_changes_nothing(
+    world: World, holder: str, extra_tags: int
+) -> None:
+    if holder == "hand-made":
+        make_console_role(world.iam, VPC_ROLE, tag_count=extra_tags)
+    else:
+        world.stack("first").create(CreateCloudWatchLogsRole="false", PropagationDelaySeconds="0")
+        world.iam.tag_role(
+            RoleName=VPC_ROLE.name,
+            Tags=[{"Key": f"filler-{i}", "Value": "x"} for i in range(extra_tags)],
+        )
+    before = snapshot(world.iam)
+    event = world.stack("crowded").request(
+        "Create", {"CreateCloudWatchLogsRole": "false", "PropagationDelaySeconds": "0"}
+    )
+
+    done = world.harness.deliver(event)
+
+    EVIDENCE.count("malformed requests tried")
+    assert done.error is None and len(done.answers) == 1
+    answer = done.answers[0]
+    assert answer["Status"] == "FAILED"
+    assert VPC_ROLE.name in answer["Reason"] and "50" in answer["Reason"]
+    assert len(answer["Reason"]) <= 256
+    assert snapshot(world.iam) == before

@@ -1,0 +1,122 @@
+"""Least privilege, proven: every IAM call the function made is allowed by template.yaml,
+and template.yaml grants no action, role or managed policy the function never uses.
+
+Calls are recorded across the whole session (tests/prove/evidence.py, hooked
+into every in-process invocation and every race worker). The checks run last
+(``evidence_check``), and first replay the representative scenarios themselves,
+so they mean the same when this file runs alone. The policy is evaluated by
+tests/prove/policy.py, not by moto (whose enforcement is partial).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.prove.evidence import EVIDENCE, IamCall
+from tests.prove.policy import (
+    RUNTIME_ACTIONS,
+    TEMPLATE,
+    FunctionPolicy,
+    Request,
+    matches,
+    requests_of,
+)
+from tests.prove.scenarios import SCENARIOS
+from tests.prove.world import World
+
+ACCOUNT = "123456789012"
+
+
+def replay_representative_scenarios(world: World) -> None:
+    for scenario in SCENARIOS:
+        fresh = world.fresh()
+        scenario.prepare(fresh)
+        answer = scenario.act(fresh)
+        assert answer["Status"] == "SUCCESS", f"{scenario.name}: {answer['Reason']}"
+
+
+def _call(action: str, role: str, policy: str | None = None, *, tags: bool = False) -> IamCall:
+    return IamCall(action, role, policy, tags, "aws", ACCOUNT, "self-test")
+
+
+@pytest.mark.evidence_check
+def test_every_iam_call_of_the_session_is_allowed_by_the_function_policy(world: World) -> None:
+    replay_representative_scenarios(world)
+    calls = EVIDENCE.calls
+    policies: dict[tuple[str, str], FunctionPolicy] = {}
+    denied = []
+    for call in calls:
+        where = (call.partition, call.account)
+        if where not in policies:
+            policies[where] = FunctionPolicy.load(*where)
+        denied += [
+            f"{r.action} on {r.resource} {dict(r.context)} ({call.source})"
+            for r in requests_of(call)
+            if not policies[where].allows(r)
+        ]
+    EVIDENCE.count("IAM calls checked against the function policy", len(calls))
+    EVIDENCE.count("IAM calls the function policy would deny", len(denied))
+    assert calls, "no IAM call was recorded"
+    assert not denied, "denied:\n" + "\n".join(sorted(set(denied))[:30])
+
+
+@pytest.mark.evidence_check
+def test_function_policy_grants_nothing_the_function_never_uses(world: World) -> None:
+    replay_representative_scenarios(world)
+    policy = FunctionPolicy.load()
+    requests = [
+        r
+        for call in EVIDENCE.calls
+        if (call.partition, call.account) == ("aws", ACCOUNT)
+        for r in requests_of(call)
+    ]
+    unused = []
+    grants = policy.grants()
+    for action, resource in grants:
+        if action.lower() in RUNTIME_ACTIONS:
+            # The Lambda service ships the logs with these: only the function's own group.
+            assert resource.startswith(policy.log_group_arn), f"{action} on {resource}"
+    # Every action granted is called, and every resource and condition value granted is
+    # used by some call: a statement grants its actions on its resources as one set.
+    for action in dict.fromkeys(a for a, _ in grants if a.lower() not in RUNTIME_ACTIONS):
+        if not any(matches(action, r.action, case=False) for r in requests):
+            unused.append(f"action {action}")
+    for resource in dict.fromkeys(r for a, r in grants if a.lower() not in RUNTIME_ACTIONS):
+        if not any(matches(resource, r.resource, case=True) for r in requests):
+            unused.append(f"resource {resource}")
+    used_policies = {r.context_dict.get("iam:PolicyARN") for r in requests}
+    unused += [f"iam:PolicyARN {v}" for v in policy.condition_values() if v not in used_policies]
+    EVIDENCE.count("grants of the function policy checked for use", len(grants))
+    assert not unused, "granted but never used:\n" + "\n".join(unused)
+
+
+def test_policy_evaluation_denies_what_the_template_does_not_grant(tmp_path: Path) -> None:
+    policy = FunctionPolicy.load()
+    vpc_policy = "arn:aws:iam::aws:policy/service-role/AmazonDMSVPCManagementRole"
+    allowed = [
+        _call("CreateRole", "dms-vpc-role", tags=True),
+        _call("AttachRolePolicy", "dms-vpc-role", vpc_policy),
+        _call("DeleteRole", "dms-access-for-endpoint"),
+    ]
+    denied = [
+        _call("DeleteRole", "some-admin-role"),
+        _call("AttachRolePolicy", "dms-vpc-role", "arn:aws:iam::aws:policy/AdministratorAccess"),
+        _call("DetachRolePolicy", "dms-vpc-role", None),
+        _call("PutRolePolicy", "dms-vpc-role"),
+        _call("PassRole", "dms-vpc-role"),
+        IamCall("GetRole", "dms-vpc-role", None, False, "aws", "999999999999", "self-test"),
+    ]
+    assert all(policy.allows(r) for c in allowed for r in requests_of(c))
+    assert not [c for c in denied if all(policy.allows(r) for r in requests_of(c))]
+
+    # Without iam:TagRole, CreateRole with Tags is refused by IAM: the check must see it.
+    text = TEMPLATE.read_text()
+    assert "                  - iam:TagRole\n" in text
+    narrowed = tmp_path / "template.yaml"
+    narrowed.write_text(text.replace("                  - iam:TagRole\n", ""))
+    without_tag_role = FunctionPolicy.load(path=narrowed)
+    create = _call("CreateRole", "dms-vpc-role", tags=True)
+    assert not all(without_tag_role.allows(r) for r in requests_of(create))
+    assert without_tag_role.allows(Request("iam:CreateRole", create.role_arn))
