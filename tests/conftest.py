@@ -16,7 +16,7 @@ import pytest
 from moto import mock_aws
 
 from tests.prove.evidence import EVIDENCE  # every invocation's IAM calls and log lines
-from tools.local_aws import REGION, CloudFormationStandIn
+from tools.local_aws import REGION, CloudFormationStandIn, MotoServer
 from tools.stack import FakeContext, SimulatedStack
 
 for _name, _value in {
@@ -41,6 +41,28 @@ def cfn() -> Iterator[CloudFormationStandIn]:
     else:
         os.environ["SSL_CERT_FILE"] = saved
     stand_in.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """One real moto_server (IAM with managed policies) on loopback for the session."""
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server_iam(moto_server: MotoServer) -> Any:
+    """A client of the moto_server's IAM, emptied for each test."""
+    moto_server.reset()
+    local = moto_server.env()
+    return boto3.client(
+        "iam",
+        region_name=REGION,
+        endpoint_url=moto_server.url,
+        aws_access_key_id=local["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=local["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 @pytest.fixture

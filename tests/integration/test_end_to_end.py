@@ -9,11 +9,9 @@ differs from AWS but the endpoints.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from tools.local_aws import CloudFormationStandIn, MotoServer
@@ -24,35 +22,15 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    server = MotoServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[CloudFormationStandIn]:
-    stand_in = CloudFormationStandIn().start()
-    yield stand_in
-    stand_in.stop()
-
-
-@pytest.fixture
-def iam(moto: MotoServer) -> Any:
-    moto.reset()
-    return boto3.client("iam", endpoint_url=moto.url, region_name="us-east-1")
-
-
 def run_entry_point(event: dict[str, Any], moto: MotoServer, cfn: CloudFormationStandIn) -> str:
     return run_in_fresh_process(event, {**moto.env(), **cfn.env()})
 
 
-def test_sample_events_through_real_entry_point(iam, moto, standin):
+def test_sample_events_through_real_entry_point(server_iam, moto_server, cfn):
     def invoke(event: dict[str, Any]) -> None:
-        run_entry_point(event, moto, standin)
+        run_entry_point(event, moto_server, cfn)
 
-    stack = SimulatedStack(name="dms-pipeline", invoke=invoke, cfn=standin)
+    stack = SimulatedStack(name="dms-pipeline", invoke=invoke, cfn=cfn)
     create = load_event("create")["ResourceProperties"]
     create.pop("ServiceToken")
     create["PropagationDelaySeconds"] = "1"
@@ -61,7 +39,7 @@ def test_sample_events_through_real_entry_point(iam, moto, standin):
     body = stack.create(**create)
     assert body["Status"] == "SUCCESS", body["Reason"]
     assert time.monotonic() - started >= 1.0  # it waited for IAM to propagate
-    role = iam.get_role(RoleName="dms-vpc-role")["Role"]
+    role = server_iam.get_role(RoleName="dms-vpc-role")["Role"]
     assert body["Data"]["VpcRoleArn"] == role["Arn"]
     tags = {t["Key"]: t["Value"] for t in role["Tags"]}
     assert tags["team"] == "data-platform"
@@ -73,38 +51,38 @@ def test_sample_events_through_real_entry_point(iam, moto, standin):
     body = stack.update(**update)
     assert body["Status"] == "SUCCESS", body["Reason"]
     assert body["Data"]["CreatedRoles"] == "dms-access-for-endpoint"
-    attached = iam.list_attached_role_policies(RoleName="dms-access-for-endpoint")
+    attached = server_iam.list_attached_role_policies(RoleName="dms-access-for-endpoint")
     assert [p["PolicyName"] for p in attached["AttachedPolicies"]] == ["AmazonDMSRedshiftS3Role"]
 
     assert stack.delete()["Status"] == "SUCCESS"
-    assert [r["RoleName"] for r in iam.list_roles()["Roles"] if "dms" in r["RoleName"]] == []
+    assert [r["RoleName"] for r in server_iam.list_roles()["Roles"] if "dms" in r["RoleName"]] == []
 
 
-def test_invalid_sample_event_answers_failed_once(iam, moto, standin):
+def test_invalid_sample_event_answers_failed_once(server_iam, moto_server, cfn):
     event = load_event("create-invalid")
-    event["ResponseURL"] = standin.response_url()
+    event["ResponseURL"] = cfn.response_url()
 
-    logs = run_entry_point(event, moto, standin)
+    logs = run_entry_point(event, moto_server, cfn)
 
-    key = standin.key_of(event["ResponseURL"])
-    body = standin.wait_for(key)
+    key = cfn.key_of(event["ResponseURL"])
+    body = cfn.wait_for(key)
     time.sleep(0.2)
-    assert len(standin.bodies(key)) == 1
+    assert len(cfn.bodies(key)) == 1
     assert body["Status"] == "FAILED"
     assert "CreateVpcRole" in body["Reason"]
     assert "X-Amz-Signature" not in logs
-    assert not any(r["RoleName"].startswith("dms-") for r in iam.list_roles()["Roles"])
+    assert not any(r["RoleName"].startswith("dms-") for r in server_iam.list_roles()["Roles"])
 
 
-def test_debug_logging_never_shows_the_response_url(iam, moto, standin, monkeypatch):
+def test_debug_logging_never_shows_the_response_url(server_iam, moto_server, cfn, monkeypatch):
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
     event = load_event("create")
-    event["ResponseURL"] = standin.response_url()
+    event["ResponseURL"] = cfn.response_url()
     event["ResourceProperties"]["PropagationDelaySeconds"] = "0"
 
-    logs = run_entry_point(event, moto, standin)
+    logs = run_entry_point(event, moto_server, cfn)
 
-    assert standin.wait_for(standin.key_of(event["ResponseURL"]))["Status"] == "SUCCESS"
+    assert cfn.wait_for(cfn.key_of(event["ResponseURL"]))["Status"] == "SUCCESS"
     assert '"level":"DEBUG"' in logs  # the level took effect
     assert "X-Amz-Signature" not in logs
     assert "cloudformation-responses" not in logs

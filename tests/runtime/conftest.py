@@ -14,11 +14,10 @@ import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from tools.lambda_runtime import ROOT, FunctionConfig, LocalLambda
-from tools.local_aws import REGION, CloudFormationStandIn, MotoServer
+from tools.local_aws import CloudFormationStandIn, MotoServer
 
 
 @pytest.fixture(scope="session")
@@ -37,27 +36,6 @@ def built() -> FunctionConfig:
     if done.returncode != 0:
         pytest.fail(f"make build runtime-venv failed:\n{done.stdout}\n{done.stderr}")
     return FunctionConfig.from_template()
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
-    server = MotoServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def server_iam(moto_server: MotoServer) -> Any:
-    """A client of the moto_server's IAM, emptied for each test."""
-    moto_server.reset()
-    local = moto_server.env()
-    return boto3.client(
-        "iam",
-        region_name=REGION,
-        endpoint_url=moto_server.url,
-        aws_access_key_id=local["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=local["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 @pytest.fixture
