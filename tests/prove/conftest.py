@@ -23,10 +23,11 @@ import botocore.endpoint
 import pytest
 from moto import mock_aws
 
+from tests.prove.atomic import AtomicProxy
 from tests.prove.evidence import EVIDENCE
 from tests.prove.faults import CallTap
 from tests.prove.world import Harness, SignedStandIn, World, make_boundaries, new_client
-from tools.local_aws import CloudFormationStandIn
+from tools.local_aws import CloudFormationStandIn, MotoServer
 
 #: Credentials distinctive enough to search the logs for.
 PROVE_CREDENTIALS = {
@@ -84,6 +85,18 @@ def backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     fake_time = types.SimpleNamespace(sleep=delays.append)
     monkeypatch.setattr(botocore.endpoint, "time", fake_time)
     return delays
+
+
+@pytest.fixture(scope="module")
+def iam_url() -> Iterator[str]:
+    """A real moto_server, behind a proxy that makes each call atomic as IAM's are."""
+    server = MotoServer().start()
+    proxy = AtomicProxy(server.url).start()
+    try:
+        yield proxy.url
+    finally:
+        proxy.stop()
+        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,30 +13,17 @@ freshly started worker, as a deployed function would run.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
-from tests.prove.atomic import AtomicProxy
 from tests.prove.conftest import PROVE_CREDENTIALS
 from tests.prove.evidence import EVIDENCE, leaks
 from tests.prove.faults import CallKey, Fault, FaultPlan
 from tests.prove.workers import Environments
 from tests.prove.world import SignedStandIn, World
-from tools.local_aws import REGION, MotoServer
+from tools.local_aws import REGION
 
 pytestmark = pytest.mark.evidence_check
-
-
-@pytest.fixture(scope="module")
-def iam_url() -> Iterator[str]:
-    server = MotoServer().start()
-    proxy = AtomicProxy(server.url).start()
-    try:
-        yield proxy.url
-    finally:
-        proxy.stop()
-        server.stop()
 
 
 def _in_process_invocations(world: World) -> None:

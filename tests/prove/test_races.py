@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +27,6 @@ import pytest
 from dms_prereq.catalogue import REDSHIFT_ROLE, ROLES
 from dms_prereq.iam import CLAIM_KEY_PREFIX, ORIGIN_KEY
 
-from tests.prove.atomic import AtomicProxy
 from tests.prove.conftest import PROVE_CREDENTIALS
 from tests.prove.evidence import EVIDENCE, leaks
 from tests.prove.workers import Environments
@@ -43,7 +41,7 @@ from tests.prove.world import (
     make_console_role,
     role_brief,
 )
-from tools.local_aws import REGION, MotoServer
+from tools.local_aws import REGION
 from tools.stack import SimulatedStack
 
 pytestmark = pytest.mark.slow
@@ -51,18 +49,6 @@ pytestmark = pytest.mark.slow
 STACKS = 8
 ROUNDS = 20
 SEED = int(os.environ.get("PROVE_SEED", "20260101"))
-
-
-@pytest.fixture(scope="module")
-def iam_url() -> Iterator[str]:
-    """A real moto_server, behind a proxy that makes each call atomic as IAM's are."""
-    server = MotoServer().start()
-    proxy = AtomicProxy(server.url).start()
-    try:
-        yield proxy.url
-    finally:
-        proxy.stop()
-        server.stop()
 
 
 def _observer(url: str) -> Any:
