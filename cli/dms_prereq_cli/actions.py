@@ -12,15 +12,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-
-def _as_list(value: object) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
-
-
-def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return [s for s in _as_list(document.get("Statement")) if isinstance(s, dict)]
+from dms_prereq.trust import as_list, statements
 
 
 @cache
@@ -44,14 +36,14 @@ def allowed_actions(document: dict[str, Any]) -> list[str]:
     found: list[str] = []
     for statement in statements(document):
         if statement.get("Effect") == "Allow":
-            found.extend(str(a) for a in _as_list(statement.get("Action")) if str(a) not in found)
+            found.extend(str(a) for a in as_list(statement.get("Action")) if str(a) not in found)
     return found
 
 
 def _grants(statement: dict[str, Any], action: str) -> bool:
     if "NotAction" in statement:
-        return not any(matches(p, action) for p in _as_list(statement["NotAction"]))
-    return any(matches(p, action) for p in _as_list(statement.get("Action")))
+        return not any(matches(p, action) for p in as_list(statement["NotAction"]))
+    return any(matches(p, action) for p in as_list(statement.get("Action")))
 
 
 def granted(documents: Iterable[dict[str, Any]], action: str) -> bool:

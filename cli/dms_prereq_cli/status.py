@@ -15,7 +15,7 @@ from typing import Any
 from dms_prereq import iam as api
 from dms_prereq.catalogue import ROLES, RoleSpec
 from dms_prereq.iam import Origin, RoleState
-from dms_prereq.trust import allows_service
+from dms_prereq.trust import allows_service, as_list
 
 from .claims import Claim, claims_of
 from .report import Progress, Report, Section
@@ -73,7 +73,7 @@ class RoleStatus:
         if self.state is None:
             return []
         keys: set[str] = set()
-        for statement in _as_list(self.state.trust.get("Statement")):
+        for statement in as_list(self.state.trust.get("Statement")):
             if isinstance(statement, dict) and statement.get("Effect") == "Allow":
                 for clauses in dict(statement.get("Condition") or {}).values():
                     keys.update(dict(clauses))
@@ -150,12 +150,6 @@ class RoleStatus:
             "permissions_boundary": self.state.boundary if self.state else None,
             "last_used": {"date": used_at, "region": used_region} if used_at else None,
         }
-
-
-def _as_list(value: object) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
 
 
 def attached_policies(client: IAMClient, name: str) -> tuple[str, ...]:

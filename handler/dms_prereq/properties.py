@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -22,6 +22,7 @@ TAG_PREFIX = "dms-prerequisite-roles:"
 #: Keys CloudFormation itself puts in ResourceProperties.
 IGNORED = ("ServiceToken", "ServiceTimeout")
 MAX_DELAY_SECONDS = 300
+DEFAULT_DELAY_SECONDS = 10
 #: IAM's per-role tag limit, less the origin mark and one claim.
 MAX_USER_TAGS = 48
 _TAG_PUNCTUATION = set("_.:/=+-@")
@@ -58,7 +59,7 @@ DEFINITIONS: tuple[PropertyDefinition, ...] = (
     PropertyDefinition(
         name="ExistingRolePolicy",
         type="String",
-        default="Adopt",
+        default=ExistingRolePolicy.ADOPT.value,
         allowed="Adopt | Fail",
         description="What to do when a role of that name exists that this project did not "
         "create. `Adopt` checks its trust policy, claims it and attaches the managed policy "
@@ -84,7 +85,7 @@ DEFINITIONS: tuple[PropertyDefinition, ...] = (
     PropertyDefinition(
         name="PropagationDelaySeconds",
         type="Integer",
-        default="10",
+        default=str(DEFAULT_DELAY_SECONDS),
         allowed=f"0-{MAX_DELAY_SECONDS}",
         description="After a role is created or its trust policy changes, wait this long "
         "before answering, so that DMS can assume it (IAM is eventually consistent). Never "
@@ -110,10 +111,8 @@ class Properties:
     existing_role_policy: ExistingRolePolicy = ExistingRolePolicy.ADOPT
     permissions_boundary: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
-    propagation_delay_seconds: int = 10
+    propagation_delay_seconds: int = DEFAULT_DELAY_SECONDS
     restrict_to_source_account: bool = False
-    #: Keys present in the request (to tell "removed" from "never set" on Update).
-    given: frozenset[str] = field(default=frozenset(), compare=False)
 
     def enables(self, role: RoleSpec) -> bool:
         return role.name in self.enabled_roles
@@ -228,23 +227,23 @@ def parse_properties(raw: object, partition: str) -> Properties:
         for role in ROLES
         if parse_bool(role.enable_property, raw.get(role.enable_property, role.enabled_by_default))
     }
-    parsers: dict[str, Callable[[str, Any], Any]] = {
-        "ExistingRolePolicy": parse_policy,
-        "PermissionsBoundary": lambda n, v: parse_boundary(n, v, partition),
-        "Tags": parse_tags,
-        "PropagationDelaySeconds": parse_delay,
-        "RestrictToSourceAccount": parse_bool,
+    # Property name -> (Properties field, parser); absent ones keep the field's default.
+    parsers: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
+        "ExistingRolePolicy": ("existing_role_policy", parse_policy),
+        "PermissionsBoundary": (
+            "permissions_boundary",
+            lambda n, v: parse_boundary(n, v, partition),
+        ),
+        "Tags": ("tags", parse_tags),
+        "PropagationDelaySeconds": ("propagation_delay_seconds", parse_delay),
+        "RestrictToSourceAccount": ("restrict_to_source_account", parse_bool),
     }
-    values = {name: parse(name, raw[name]) for name, parse in parsers.items() if name in raw}
-    return Properties(
-        enabled_roles=frozenset(enabled),
-        existing_role_policy=values.get("ExistingRolePolicy", ExistingRolePolicy.ADOPT),
-        permissions_boundary=values.get("PermissionsBoundary"),
-        tags=values.get("Tags", ()),
-        propagation_delay_seconds=values.get("PropagationDelaySeconds", 10),
-        restrict_to_source_account=values.get("RestrictToSourceAccount", False),
-        given=frozenset(str(k) for k in raw),
-    )
+    values = {
+        attribute: parse(name, raw[name])
+        for name, (attribute, parse) in parsers.items()
+        if name in raw
+    }
+    return Properties(enabled_roles=frozenset(enabled), **values)
 
 
 def _show(value: object) -> str:

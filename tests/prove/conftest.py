@@ -27,7 +27,7 @@ from tests.prove.atomic import AtomicProxy
 from tests.prove.evidence import EVIDENCE
 from tests.prove.faults import CallTap
 from tests.prove.world import Harness, SignedStandIn, World, make_boundaries, new_client
-from tools.local_aws import CloudFormationStandIn, MotoServer
+from tools.local_aws import REGION, CloudFormationStandIn, MotoServer
 
 #: Credentials distinctive enough to search the logs for.
 PROVE_CREDENTIALS = {
@@ -35,6 +35,19 @@ PROVE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "prove+Secret/Key0wJalrXUtnFEMIK7MDENGbPxRfiCY",
     "AWS_SESSION_TOKEN": "FwoGZXIvYXdzEProveSessionToken0123456789abcdef",
 }
+
+
+def worker_environment(iam_url: str) -> dict[str, str]:
+    """What a worker process running the function gets: IAM behind the proxy, the
+    stand-in's CA, DEBUG logs (so the clean-log checks see the most), fake credentials."""
+    return {
+        "AWS_ENDPOINT_URL_IAM": iam_url,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "SSL_CERT_FILE": os.environ["SSL_CERT_FILE"],
+        "POWERTOOLS_LOG_LEVEL": "DEBUG",
+        **PROVE_CREDENTIALS,
+    }
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -12,16 +12,13 @@ freshly started worker, as a deployed function would run.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.prove.conftest import PROVE_CREDENTIALS
+from tests.prove.conftest import worker_environment
 from tests.prove.evidence import EVIDENCE, leaks
 from tests.prove.faults import CallKey, Fault, FaultPlan
 from tests.prove.workers import Environments
 from tests.prove.world import SignedStandIn, World
-from tools.local_aws import REGION
 
 pytestmark = pytest.mark.evidence_check
 
@@ -40,14 +37,7 @@ def _in_process_invocations(world: World) -> None:
 
 
 def _debug_worker_invocations(iam_url: str, cfn: SignedStandIn) -> list[str]:
-    environment = {
-        "AWS_ENDPOINT_URL_IAM": iam_url,
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "SSL_CERT_FILE": os.environ["SSL_CERT_FILE"],
-        "POWERTOOLS_LOG_LEVEL": "DEBUG",
-        **PROVE_CREDENTIALS,
-    }
+    environment = worker_environment(iam_url)
     from tools.stack import SimulatedStack
 
     def not_here(event: object) -> None:

@@ -27,7 +27,7 @@ import pytest
 from dms_prereq.catalogue import REDSHIFT_ROLE, ROLES
 from dms_prereq.iam import CLAIM_KEY_PREFIX, ORIGIN_KEY
 
-from tests.prove.conftest import PROVE_CREDENTIALS
+from tests.prove.conftest import worker_environment
 from tests.prove.evidence import EVIDENCE, leaks
 from tests.prove.workers import Environments
 from tests.prove.world import (
@@ -147,14 +147,7 @@ def test_concurrent_stacks_leave_exactly_the_roles_live_claims_need(
     iam = _observer(iam_url)
     make_boundaries(iam)  # also loads the managed policies before the first round
     console = {REDSHIFT_ROLE.name: make_console_role(iam, REDSHIFT_ROLE)}
-    environment = {
-        "AWS_ENDPOINT_URL_IAM": iam_url,
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        **PROVE_CREDENTIALS,
-        "SSL_CERT_FILE": os.environ["SSL_CERT_FILE"],
-        "POWERTOOLS_LOG_LEVEL": "DEBUG",
-    }
+    environment = worker_environment(iam_url)
     rng = random.Random(SEED)
     stacks = [
         SimulatedStack(name=f"racer-{i}", invoke=_not_invoked, cfn=signed_cfn)
