@@ -37,8 +37,8 @@ demo: $(STAMP)
 	$(BIN)/python -m tools.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check handler tests tools
-	$(BIN)/ruff format --check handler tests tools
+	$(BIN)/ruff check handler tests tools testkit
+	$(BIN)/ruff format --check handler tests tools testkit
 	$(BIN)/cfn-lint template.yaml examples/*.yaml
 
 typecheck: $(STAMP)

@@ -16,9 +16,9 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from dms_prereq import iam, resource
-from dms_prereq.cfn import CustomResource
+from dms_prereq.cfn import CustomResource, parse_delete
 from dms_prereq.errors import ProvisioningError
-from dms_prereq.request import Request
+from dms_prereq.request import Request, physical_id_for
 
 logger = Logger(service="dms-prerequisite-roles")
 copy_config_to_registered_loggers(source_logger=logger, include={"dms_prereq", "crhelper"})
@@ -73,8 +73,11 @@ def update(event: dict[str, Any], context: Any) -> str:
 
 @helper.delete
 def delete(event: dict[str, Any], context: Any) -> str:
+    request = parse_delete(event)
+    if request is None:
+        return physical_id_for(event)
     with _reasons(event):
-        return resource.delete(IAM, event)
+        return resource.delete(IAM, request)
 
 
 @logger.inject_lambda_context(log_event=False)

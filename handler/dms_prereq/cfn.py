@@ -10,7 +10,8 @@ what would hurt a stack author:
   logs the pre-signed URL and gives up when the invocation runs out of time;
 * one answer per request, even when the timer and the handler race;
 * a malformed envelope gets a clear FAILED (or SUCCESS for a Delete) instead
-  of a KeyError, and never reaches a previous request's ResponseURL.
+  of a KeyError, and never reaches a previous request's ResponseURL; so does an
+  invalid Delete (:func:`parse_delete`): the domain sees parsed requests only.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Any
 from crhelper import CfnResource
 
 from . import response
-from .errors import InvalidRequest
-from .request import check_request_type, physical_id_for
+from .errors import MAX_REASON, InvalidRequest
+from .request import Request, check_request_type, physical_id_for
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class CustomResource(CfnResource):
         }
         if body["Status"] == "FAILED" and not body["Reason"]:
             body["Reason"] = "The request failed; see the function's log."
-        body["Reason"] = str(body["Reason"])[:256]
+        body["Reason"] = str(body["Reason"])[:MAX_REASON]
         response.send(
             self._response_url,
             body,
@@ -120,6 +121,19 @@ class CustomResource(CfnResource):
         if context is None or not hasattr(context, "get_remaining_time_in_millis"):
             return 30.0
         return float(context.get_remaining_time_in_millis()) / 1000.0
+
+
+def parse_delete(event: Any) -> Request | None:
+    """A Delete's request, or None when it is invalid: then it answers SUCCESS.
+
+    A Delete must never fail over its input, or the stack cannot be deleted
+    (an invalid or unknown resource holds no claim to release).
+    """
+    try:
+        return Request.parse(event)
+    except InvalidRequest as invalid:
+        log.warning("nothing to release for an invalid request", extra={"reason": str(invalid)})
+        return None
 
 
 def _envelope_problem(event: Any) -> str | None:

@@ -13,34 +13,23 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import AwsError, NotFound, translate
-from .properties import TAG_PREFIX
+from .ownership import CLAIM_KEY_PREFIX as CLAIM_KEY_PREFIX  # COMPAT(remove before commit)
+from .ownership import MAX_TAGS_PER_ROLE as MAX_TAGS_PER_ROLE  # COMPAT(remove before commit)
+from .ownership import ORIGIN_KEY as ORIGIN_KEY  # COMPAT(remove before commit)
+from .ownership import Origin, Ownership
+from .ownership import claim_key as claim_key  # COMPAT(remove before commit)
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient as IAMClient
 else:
     IAMClient: TypeAlias = Any
-
-ORIGIN_KEY = TAG_PREFIX + "origin"
-CLAIM_KEY_PREFIX = TAG_PREFIX + "claim:"
-MAX_TAGS_PER_ROLE = 50
-
-
-class Origin(StrEnum):
-    """Who made the role: this project, or somebody else before it was claimed."""
-
-    CREATED = "created"
-    ADOPTED = "adopted"
-
-
-def claim_key(claim_id: str) -> str:
-    return CLAIM_KEY_PREFIX + claim_id
 
 
 def client_config() -> Config:
@@ -54,28 +43,30 @@ def client_config() -> Config:
 
 @dataclass(frozen=True)
 class RoleState:
-    """A role as GetRole reports it."""
+    """A role as GetRole reports it: raw tags (their meaning is :mod:`dms_prereq.ownership`'s).
+
+    ``arn`` is what GetRole said, which just after CreateRole may be the role's
+    unique id instead (terraform-provider-aws #22018): build ARNs with
+    :meth:`dms_prereq.catalogue.RoleSpec.role_arn`, never from here.
+    """
 
     name: str
     arn: str
+    path: str
+    created: datetime | None
     trust: dict[str, Any]
     tags: dict[str, str]
     boundary: str | None
     last_used: dict[str, Any]
 
+    # COMPAT(remove before commit): the CLI reads these until it uses Ownership.
     @property
     def origin(self) -> Origin | None:
-        value = self.tags.get(ORIGIN_KEY)
-        return Origin(value) if value in {o.value for o in Origin} else None
+        return Ownership.of(self.tags).origin
 
     @property
     def claims(self) -> dict[str, str]:
-        """Claim id -> label, for every claim this project recorded on the role."""
-        return {
-            key[len(CLAIM_KEY_PREFIX) :]: value
-            for key, value in self.tags.items()
-            if key.startswith(CLAIM_KEY_PREFIX)
-        }
+        return dict(Ownership.of(self.tags).claims)
 
 
 @contextmanager
@@ -104,9 +95,12 @@ def get_role(iam: IAMClient, name: str) -> RoleState | None:
             role = iam.get_role(RoleName=name)["Role"]
     except NotFound:
         return None
+    created = role.get("CreateDate")
     return RoleState(
         name=role["RoleName"],
         arn=role["Arn"],
+        path=str(role.get("Path", "/")),
+        created=created if isinstance(created, datetime) else None,
         trust=_policy_document(role.get("AssumeRolePolicyDocument", "{}")),
         tags={t["Key"]: t["Value"] for t in role.get("Tags", [])},
         boundary=role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"),

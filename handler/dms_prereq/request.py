@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidRequest
+from .ownership import MAX_TAG_VALUE_LENGTH
 
 REQUEST_TYPES = ("Create", "Update", "Delete")
 PHYSICAL_ID_PREFIX = "DmsPrerequisiteRoles-"
@@ -64,10 +65,10 @@ class ResourceRef:
     def label(self) -> str:
         """Human-readable claim value: the stack id (for prune) and the logical id.
 
-        Tag values hold 256 characters; a stack ARN is at most about 230, so the
-        logical id is cut if need be. The claim id in the key stays exact.
+        A tag value holds MAX_TAG_VALUE_LENGTH characters; a stack ARN is at most
+        about 230, so the logical id is cut if need be. The claim id in the key stays exact.
         """
-        return f"{self.stack_id} {self.logical_id}"[:256]
+        return f"{self.stack_id} {self.logical_id}"[:MAX_TAG_VALUE_LENGTH]
 
 
 def check_request_type(value: object) -> str:

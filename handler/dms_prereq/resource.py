@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .catalogue import ROLES, RoleSpec
-from .errors import InvalidRequest, ProvisioningError
+from .errors import InvalidRequest
 from .iam import IAMClient
 from .properties import Properties, parse_properties
-from .request import Request, ResourceRef, physical_id_for
-from .roles import Claimed, ClaimKind, Released, claim_role, release_role
+from .request import Request, ResourceRef
+from .roles import Claimant, Claimed, ClaimKind, Released, claim_role, release_role
 from .sightings import SIGHTINGS
 
 log = logging.getLogger(__name__)
@@ -93,13 +93,14 @@ def provision(
         extra={"enabled": sorted(props.enabled_roles), "old_valid": old is not None},
     )
     was_enabled = {r.name for r in ROLES if old is None or old.enables(r)}
+    claimant = Claimant(client, resource, props, old)
 
     def claim(role: RoleSpec) -> Claimed:
         # GetRole first when the role is likely there; see dms_prereq.sightings.
         expect_existing = (old is not None and old.enables(role)) or SIGHTINGS.exists(
             client, role.name
         )
-        claimed = claim_role(client, role, resource, props, old, expect_existing=expect_existing)
+        claimed = claim_role(claimant, role, expect_existing=expect_existing)
         SIGHTINGS.note(client, role.name, exists=True)
         return claimed
 
@@ -141,16 +142,8 @@ def release_all(client: IAMClient, resource: ResourceRef) -> dict[str, Released]
     return _each_role(ROLES, lambda role: _release(client, role, resource))
 
 
-def delete(client: IAMClient, event: object) -> str:
-    """Delete never fails for bad input: an unknown or invalid resource holds no claim.
-
-    Returns the physical id to answer with.
-    """
-    try:
-        request = Request.parse(event)
-    except ProvisioningError as invalid:
-        log.warning("nothing to release for an invalid request", extra={"reason": str(invalid)})
-        return physical_id_for(event)
+def delete(client: IAMClient, request: Request) -> str:
+    """Release this resource's claims; returns the physical id to answer with."""
     if request.physical_id and request.physical_id != request.resource.physical_id:
         # Not an id this project hands out: a different resource (or a replacement's
         # old id), whose Delete must not release the live resource's claims.

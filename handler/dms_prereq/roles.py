@@ -29,7 +29,8 @@ from enum import StrEnum
 from . import iam as api
 from .catalogue import RoleSpec
 from .errors import AlreadyExists, AwsError, DeleteConflict, NotFound, RoleConflict
-from .iam import IAMClient, Origin, RoleState, claim_key
+from .iam import IAMClient, RoleState
+from .ownership import MAX_TAGS_PER_ROLE, ORIGIN_KEY, Origin, Ownership, claim_key
 from .properties import ExistingRolePolicy, Properties
 from .request import ResourceRef
 from .trust import allows_service, same_policy
@@ -40,6 +41,32 @@ log = logging.getLogger(__name__)
 MAX_ROUNDS = 6
 #: Tries for a call that meets NoSuchEntity just after CreateRole.
 NEW_ROLE_TRIES = 6
+
+
+@dataclass(frozen=True)
+class Claimant:
+    """One resource instance claiming roles: where, as whom, and what it asks for.
+
+    ``old`` is what the same resource asked for before (an Update's
+    OldResourceProperties), or None.
+    """
+
+    client: IAMClient
+    resource: ResourceRef
+    props: Properties
+    old: Properties | None = None
+
+    @property
+    def key(self) -> str:
+        """The tag key of this resource's claim."""
+        return claim_key(self.resource.claim_id)
+
+    def trust_policy(self, role: RoleSpec) -> dict[str, object]:
+        restrict = self.props.restrict_to_source_account
+        return role.trust_policy(self.resource.account if restrict else None)
+
+    def policy_arn(self, role: RoleSpec) -> str:
+        return role.managed_policy_arn(self.resource.partition)
 
 
 class ClaimKind(StrEnum):
@@ -75,15 +102,7 @@ def _description(role: RoleSpec) -> str:
     )
 
 
-def claim_role(
-    client: IAMClient,
-    role: RoleSpec,
-    resource: ResourceRef,
-    props: Properties,
-    old: Properties | None,
-    *,
-    expect_existing: bool,
-) -> Claimed:
+def claim_role(claimant: Claimant, role: RoleSpec, *, expect_existing: bool) -> Claimed:
     """Make ``role`` exist as specified and record this resource's claim on it.
 
     ``expect_existing`` picks the first call: GetRole when this resource
@@ -91,10 +110,11 @@ def claim_role(
     (:mod:`dms_prereq.sightings`), CreateRole otherwise, so the usual case of
     each costs no failed call.
     """
+    client, old = claimant.client, claimant.old
     for attempt in range(MAX_ROUNDS):
         if not expect_existing:
             try:
-                return _create(client, role, resource, props)
+                return _create(claimant, role)
             except AlreadyExists:
                 pass
         state = api.get_role(client, role.name)
@@ -104,12 +124,12 @@ def claim_role(
                 _pause(attempt)
             continue
         try:
-            claimed = _claim_existing(client, role, state, resource, props, old)
+            claimed = _claim_existing(claimant, role, state)
         except NotFound:
             # Deleted under us by the last claimant of another stack: create it.
             expect_existing = False
             continue
-        mine_already = claim_key(resource.claim_id) in state.tags
+        mine_already = Ownership.of(state.tags).holds(claimant.resource.claim_id)
         # Anything but an Update of a claim this resource held: its first call was CreateRole,
         # or GetRole on a hint from dms_prereq.sightings, and it must answer the same either way.
         new_claim = not (expect_existing and old is not None and old.enables(role))
@@ -125,18 +145,23 @@ def claim_role(
     )
 
 
-def _create(client: IAMClient, role: RoleSpec, resource: ResourceRef, props: Properties) -> Claimed:
+def _create(claimant: Claimant, role: RoleSpec) -> Claimed:
+    client, props = claimant.client, claimant.props
     tags = {
-        api.ORIGIN_KEY: Origin.CREATED.value,
-        claim_key(resource.claim_id): resource.label,
+        ORIGIN_KEY: Origin.CREATED.value,
+        claimant.key: claimant.resource.label,
         **props.tag_dict,
     }
-    trust = role.trust_policy(resource.account if props.restrict_to_source_account else None)
     arn = api.create_role(
-        client, role.name, trust, tags, props.permissions_boundary, _description(role)
+        client,
+        role.name,
+        claimant.trust_policy(role),
+        tags,
+        props.permissions_boundary,
+        _description(role),
     )
     log.info("created role", extra={"role": role.name})
-    policy = role.managed_policy_arn(resource.partition)
+    policy = claimant.policy_arn(role)
     for attempt in range(NEW_ROLE_TRIES):
         try:
             api.attach_policy(client, role.name, policy)
@@ -149,42 +174,29 @@ def _create(client: IAMClient, role: RoleSpec, resource: ResourceRef, props: Pro
     return Claimed(role, arn, ClaimKind.CREATED, needs_propagation=True)
 
 
-def _claim_existing(
-    client: IAMClient,
-    role: RoleSpec,
-    state: RoleState,
-    resource: ResourceRef,
-    props: Properties,
-    old: Properties | None,
-) -> Claimed:
-    if state.origin is Origin.CREATED:
-        return _join(client, role, state, resource, props, old)
-    return _adopt(client, role, state, resource, props)
+def _claim_existing(claimant: Claimant, role: RoleSpec, state: RoleState) -> Claimed:
+    if Ownership.of(state.tags).origin is Origin.CREATED:
+        return _join(claimant, role, state)
+    return _adopt(claimant, role, state)
 
 
 def _check_room(state: RoleState, add: dict[str, str], remove: list[str]) -> None:
     after = len(set(state.tags) | set(add)) - len(set(remove) & set(state.tags))
-    if after > api.MAX_TAGS_PER_ROLE:
+    if after > MAX_TAGS_PER_ROLE:
         raise RoleConflict(
             f"{state.name} has no room for this resource's claim: IAM allows "
-            f"{api.MAX_TAGS_PER_ROLE} tags per role and it already has {len(state.tags)}; "
+            f"{MAX_TAGS_PER_ROLE} tags per role and it already has {len(state.tags)}; "
             "release stale claims (dms-prereq-roles prune) or remove other tags."
         )
 
 
-def _join(
-    client: IAMClient,
-    role: RoleSpec,
-    state: RoleState,
-    resource: ResourceRef,
-    props: Properties,
-    old: Properties | None,
-) -> Claimed:
+def _join(claimant: Claimant, role: RoleSpec, state: RoleState) -> Claimed:
     """A role this project created: claim it and repair drift."""
+    client, props, old = claimant.client, claimant.props, claimant.old
     add = {k: v for k, v in props.tag_dict.items() if state.tags.get(k) != v}
-    key = claim_key(resource.claim_id)
+    key = claimant.key
     if key not in state.tags:
-        add[key] = resource.label
+        add[key] = claimant.resource.label
     # Remove a tag key this resource dropped only while the role still holds its value.
     old_tags = old.tag_dict if old else {}
     removed = [k for k, v in old_tags.items() if k not in props.tag_dict and state.tags.get(k) == v]
@@ -192,7 +204,7 @@ def _join(
     api.tag_role(client, role.name, add)  # the claim lands before the attach below
     api.untag_role(client, role.name, removed)
 
-    trust = role.trust_policy(resource.account if props.restrict_to_source_account else None)
+    trust = claimant.trust_policy(role)
     trust_changed = not same_policy(state.trust, trust)
     if trust_changed:
         api.update_trust(client, role.name, trust)
@@ -209,17 +221,16 @@ def _join(
     ):
         api.delete_boundary(client, role.name)
 
-    api.attach_policy(client, role.name, role.managed_policy_arn(resource.partition))
+    api.attach_policy(client, role.name, claimant.policy_arn(role))
     return Claimed(role, state.arn, ClaimKind.JOINED, needs_propagation=trust_changed)
 
 
-def _adopt(
-    client: IAMClient, role: RoleSpec, state: RoleState, resource: ResourceRef, props: Properties
-) -> Claimed:
+def _adopt(claimant: Claimant, role: RoleSpec, state: RoleState) -> Claimed:
     """A role somebody else made: never rewrite it; claim it if it is usable."""
-    key = claim_key(resource.claim_id)
-    already_mine = key in state.tags
-    if props.existing_role_policy is ExistingRolePolicy.FAIL and not already_mine:
+    client, key = claimant.client, claimant.key
+    ownership = Ownership.of(state.tags)
+    already_mine = ownership.holds(claimant.resource.claim_id)
+    if claimant.props.existing_role_policy is ExistingRolePolicy.FAIL and not already_mine:
         raise RoleConflict(
             f"{role.name} already exists and was not created by this project; set "
             "ExistingRolePolicy to Adopt to share it, or delete the role first."
@@ -231,12 +242,12 @@ def _adopt(
             "assume it; add that principal to the role's trust policy (this project never "
             "rewrites a role it did not create)."
         )
-    add: dict[str, str] = {} if already_mine else {key: resource.label}
-    if state.origin is None:
-        add[api.ORIGIN_KEY] = Origin.ADOPTED.value
+    add: dict[str, str] = {} if already_mine else {key: claimant.resource.label}
+    if ownership.origin is None:
+        add[ORIGIN_KEY] = Origin.ADOPTED.value
     _check_room(state, add, [])
     api.tag_role(client, role.name, add)
-    api.attach_policy(client, role.name, role.managed_policy_arn(resource.partition))
+    api.attach_policy(client, role.name, claimant.policy_arn(role))
     if not already_mine:
         log.info("adopted role", extra={"role": role.name})
     return Claimed(role, state.arn, ClaimKind.ADOPTED, needs_propagation=False)
@@ -248,22 +259,24 @@ def release_role(client: IAMClient, role: RoleSpec, resource: ResourceRef) -> Re
     key = claim_key(resource.claim_id)
     if state is None or key not in state.tags:
         return Released.NOT_CLAIMED
-    others = set(state.claims) - {resource.claim_id}
-    if others or state.origin is not Origin.CREATED:
+    ownership = Ownership.of(state.tags)
+    others = set(ownership.claims) - {resource.claim_id}
+    if others or ownership.origin is not Origin.CREATED:
         keys = [key]
-        if not others and state.origin is Origin.ADOPTED:
-            keys.append(api.ORIGIN_KEY)  # leave a foreign role as we found it
+        if not others and ownership.origin is Origin.ADOPTED:
+            keys.append(ORIGIN_KEY)  # leave a foreign role as we found it
         api.untag_role(client, role.name, keys)
         if not others:
             return Released.RELEASED
         # Two last claimants leaving at once each read the other's claim. Whoever
         # untags second sees no claim left on this re-read and finishes the job.
         state = api.get_role(client, role.name)
-        if state is None or state.claims:
+        if state is None or Ownership.of(state.tags).claims:
             return Released.RELEASED
-        if state.origin is not Origin.CREATED:
-            if state.origin is Origin.ADOPTED:
-                api.untag_role(client, role.name, [api.ORIGIN_KEY])
+        reread = Ownership.of(state.tags)
+        if reread.origin is not Origin.CREATED:
+            if reread.origin is Origin.ADOPTED:
+                api.untag_role(client, role.name, [ORIGIN_KEY])
             return Released.RELEASED
 
     policy = role.managed_policy_arn(resource.partition)
@@ -271,7 +284,7 @@ def release_role(client: IAMClient, role: RoleSpec, resource: ResourceRef) -> Re
     again = api.get_role(client, role.name)
     if again is None:
         return Released.DELETED
-    if set(again.claims) - {resource.claim_id}:
+    if set(Ownership.of(again.tags).claims) - {resource.claim_id}:
         _keep(client, role, policy, key)
         log.info("kept role: another resource claimed it meanwhile", extra={"role": role.name})
         return Released.KEPT
