@@ -1,12 +1,12 @@
-"""The deployment artifact the bench measures: its size, its make-up, and copies of it.
+"""The deployment artifact the bench measures: its size, its make-up, and a copy of it.
 
-``sam build`` (``make build``) leaves the function's artifact in
-``.aws-sam/build/Function/``. When that is missing or older than ``handler/``,
-an equivalent is built here: ``pip install --no-compile --target`` of
-``handler/requirements.txt`` plus the handler code. SAM's Python builder
-unpacks wheels without compiling them, so neither artifact carries bytecode;
-Lambda's code directory is read-only, so every cold start compiles what it
-imports from it. :func:`precompiled_copy` shows what shipping bytecode saves.
+The bench measures what ships: ``.aws-sam/build/Function/`` as ``make build``
+leaves it, which is ``sam build`` plus bytecode compiled for the runtime's
+Python (Lambda's code directory is read-only, so without it every cold start
+compiles every module it imports). ``make bench`` builds it first; run alone,
+the bench refuses an artifact that is missing, older than ``handler/`` or
+without that bytecode, rather than measure something else.
+:func:`source_only_copy` is what a plain ``sam build`` ships, for comparison.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from __future__ import annotations
 import filecmp
 import io
 import shutil
-import subprocess
-import sys
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.harness import BenchError
 
 SAM_ARTIFACT = Path(".aws-sam") / "build" / "Function"
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
@@ -41,9 +41,9 @@ def _handler_files(handler: Path) -> list[Path]:
 
 
 def _stale_because(built: Path, handler: Path) -> str | None:
-    """Why the SAM artifact does not hold the current handler code, or None when it does."""
+    """Why the SAM artifact is not what ships from the current handler code, or None."""
     if not (built / "app.py").is_file():
-        return f"{built} does not exist (run make build)"
+        return f"{built} does not exist"
     for relative in _handler_files(handler):
         copy = built / relative
         if not copy.is_file() or not filecmp.cmp(handler / relative, copy, shallow=False):
@@ -52,41 +52,18 @@ def _stale_because(built: Path, handler: Path) -> str | None:
     current = {p.name for p in (handler / "dms_prereq").glob("*.py")}
     if shipped != current:
         return f"{built} has other dms_prereq modules than handler/"
+    if not any((built / "__pycache__").glob("app.*.pyc")):
+        return f"{built} has no bytecode (a plain sam build; make build compiles it)"
     return None
 
 
-def locate(repo: Path, scratch: Path) -> tuple[Artifact, str | None]:
-    """The SAM artifact if current, else one built in ``scratch``; and why SAM's was not used."""
-    handler = repo / "handler"
+def locate(repo: Path) -> Artifact:
+    """The artifact ``make build`` left, when it is current; else BenchError."""
     built = repo / SAM_ARTIFACT
-    stale = _stale_because(built, handler)
-    if stale is None:
-        return Artifact(built, "sam build (.aws-sam/build/Function)"), None
-    target = scratch / "artifact"
-    installed = subprocess.run(  # noqa: S603 - fixed command line, our own interpreter
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-compile",
-            "--target",
-            str(target),
-            "-r",
-            str(handler / "requirements.txt"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if installed.returncode != 0:
-        raise RuntimeError(f"pip could not build the artifact:\n{installed.stderr[-2000:]}")
-    shutil.copy2(handler / "app.py", target / "app.py")
-    shutil.copy2(handler / "requirements.txt", target / "requirements.txt")
-    shutil.copytree(handler / "dms_prereq", target / "dms_prereq", ignore=_SKIP)
-    return Artifact(target, "pip install --no-compile --target (sam build equivalent)"), stale
+    stale = _stale_because(built, repo / "handler")
+    if stale is not None:
+        raise BenchError(f"{stale}: run `make bench`, which builds it first (make build)")
+    return Artifact(built, "make build (.aws-sam/build/Function, with its bytecode)")
 
 
 def zip_bytes(root: Path) -> tuple[int, dict[str, int]]:
@@ -104,26 +81,7 @@ def zip_bytes(root: Path) -> tuple[int, dict[str, int]]:
     return len(buffer.getvalue()), dict(parts.most_common())
 
 
-def precompiled_copy(artifact: Path, python: str, target: Path) -> Path:
-    """A copy of ``artifact`` with bytecode for ``python``, as a build step could ship it.
-
-    ``unchecked-hash`` pycs are used without comparing them with the source's
-    timestamp, which a zip round trip does not keep exactly.
-    """
+def source_only_copy(artifact: Path, target: Path) -> Path:
+    """A copy of ``artifact`` without bytecode: what a plain ``sam build`` ships."""
     shutil.copytree(artifact, target, ignore=_SKIP)
-    subprocess.run(  # noqa: S603 - fixed command line
-        [
-            python,
-            "-m",
-            "compileall",
-            "-q",
-            "-j",
-            "0",
-            "--invalidation-mode",
-            "unchecked-hash",
-            str(target),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
     return target

@@ -13,10 +13,11 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.harness import BenchError
 
 BASELINE = "boto3 only"
 _BASELINE_CODE = 'import boto3; boto3.client("iam")'
@@ -30,22 +31,25 @@ class Interpreter:
 
 
 def interpreter(repo: Path) -> Interpreter:
-    """Lambda's Python (3.13, with the runtime's boto3) from ``make runtime-venv`` if it is
-    there, else the development interpreter."""
-    runtime = repo / ".venv-runtime"
-    if (runtime / ".installed").is_file() and (runtime / "bin" / "python").is_file():
-        python = str(runtime / "bin" / "python")
-        found = subprocess.run(  # noqa: S603 - our own interpreter
-            [python, "-c", "import sys, boto3; print(sys.version.split()[0], boto3.__version__)"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        return Interpreter(python, f"Python {found[0]}, boto3 {found[1]} (.venv-runtime)")
-    import boto3
+    """Lambda's Python (3.13, with the runtime's boto3) from ``make runtime-venv``.
 
-    version = sys.version.split()[0]
-    return Interpreter(sys.executable, f"Python {version}, boto3 {boto3.__version__} (.venv)")
+    Nothing else stands in for it: another interpreter or SDK imports other
+    code at another speed, so without it the bench stops (BenchError).
+    """
+    runtime = repo / ".venv-runtime"
+    python = runtime / "bin" / "python"
+    if not ((runtime / ".installed").is_file() and python.is_file()):
+        raise BenchError(
+            f"{runtime} (Lambda's Python) is missing: run `make bench`, which makes it first "
+            "(make runtime-venv)"
+        )
+    found = subprocess.run(  # noqa: S603 - our own interpreter
+        [str(python), "-c", "import sys, boto3; print(sys.version.split()[0], boto3.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return Interpreter(str(python), f"Python {found[0]}, boto3 {found[1]} (.venv-runtime)")
 
 
 def _environment(pythonpath: Path | None) -> dict[str, str]:

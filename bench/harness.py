@@ -1,6 +1,6 @@
 """Running the function for the bench: warm in this process, or cold in a fresh one.
 
-Both kinds plug into :class:`tools.stack.SimulatedStack` as its ``invoke``, so
+Both kinds plug into :class:`testkit.stack.SimulatedStack` as its ``invoke``, so
 requests come from ``events/*.json`` exactly as the tests and the demo build
 them, and answers travel over HTTPS to the CloudFormation stand-in, which
 notes when each arrived. :func:`serve` pairs that arrival with the moment the
@@ -23,12 +23,13 @@ from typing import Any
 
 import boto3
 
-from bench.calls import CallRecorder, IamCall, busy_seconds
-from tools.local_aws import CloudFormationStandIn
-from tools.stack import FakeContext, SimulatedStack
+from bench.calls import busy_seconds
+from testkit.calls import CallRecorder, IamCall
+from testkit.invoke import InProcessFunction
+from testkit.local_aws import CloudFormationStandIn
+from testkit.stack import SimulatedStack
 
 REPO = Path(__file__).resolve().parent.parent
-HANDLER = REPO / "handler"
 
 
 class BenchError(RuntimeError):
@@ -93,32 +94,29 @@ class WarmFunction:
     """
 
     def __init__(self) -> None:
-        if str(HANDLER) not in sys.path:
-            sys.path.insert(0, str(HANDLER))
-        import app
-
-        self._app = app
-        self._recorder = CallRecorder(app.IAM)
+        self._function = InProcessFunction()
+        self._recorder = CallRecorder(self.client)
         self.last: Trace | None = None
 
     @property
     def client(self) -> Any:
         """The function's IAM client."""
-        return self._app.IAM
+        return self._function.client
 
     def restart(self) -> None:
         """A new IAM client, as a new container would have: nothing learnt from earlier calls."""
         from dms_prereq.iam import client_config
 
-        self._app.IAM = boto3.client("iam", config=client_config())
-        self._recorder = CallRecorder(self._app.IAM)
+        self._function.client = boto3.client("iam", config=client_config())
+        self._recorder = CallRecorder(self.client)
 
     def __call__(self, event: dict[str, Any]) -> None:
         self._recorder.take()
         with _stdout_discarded():
-            entered = time.monotonic()
-            self._app.lambda_handler(event, FakeContext())
-        self.last = Trace(entered, self._recorder.take())
+            run = self._function.run(event)
+        if run.error is not None:
+            raise run.error
+        self.last = Trace(run.entered, self._recorder.take())
 
 
 class ColdFunction:

@@ -1,20 +1,14 @@
-# Operating the application: the dms-prereq-roles command line and the docs
-# generated from the code. Included by the Makefile before its `test` rule.
+# Operating the application: the docs generated from the code. Included by the
+# Makefile. The dms-prereq-roles command line (cli/, outside the Lambda
+# artifact) is linted and type-checked by `make lint` and `make typecheck`; its
+# tests (tests/operate) run with pytest.
 
-.PHONY: docs docs-check operate-lint
+.PHONY: docs docs-check
 
-# The command line lives in cli/ (outside the Lambda artifact): lint and
-# type-check it with the rest. Its tests (tests/operate) run with pytest.
-TEST_GATES += operate-lint docs-check
+TEST_GATES += docs-check
 
-# Rewrite docs/reference.md and the README's generated tables from the code.
-docs: $(STAMP)
+docs: $(STAMP) ## regenerate docs/reference.md, schema/ and the README's generated tables from the code
 	$(BIN)/python -m tools.gen_docs
 
-docs-check: $(STAMP)
+docs-check: $(STAMP) ## fail when docs/reference.md, the schema or the README's tables differ from the code
 	$(BIN)/python -m tools.gen_docs --check
-
-operate-lint: $(STAMP)
-	$(BIN)/ruff check cli
-	$(BIN)/ruff format --check cli
-	$(BIN)/mypy cli

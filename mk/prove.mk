@@ -3,9 +3,6 @@
 # `make test` runs with the rest; this file adds the static security scan of
 # template.yaml. Included by the Makefile before its `test` rule.
 
-# Keep the Makefile's own default goal, whatever order mk/*.mk are read in.
-PROVE_SAVED_GOAL := $(.DEFAULT_GOAL)
-
 CHECKOV_VENV  := .venv-checkov
 CHECKOV       := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
@@ -23,13 +20,11 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 
 # Any finding fails. A suppression is a `checkov:skip=CHECK:reason` comment in
 # template.yaml, and one without a reason fails too. Offline: no guideline download.
-checkov: $(CHECKOV_STAMP)
+checkov: $(CHECKOV_STAMP) ## static security scan of template.yaml (its own venv)
 	@! grep -nE 'checkov:skip=[A-Z0-9_]+[[:space:]]*(:[[:space:]]*)?$$' template.yaml || \
 	  { echo "error: every checkov:skip in template.yaml needs a reason"; exit 1; }
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 # The proving suites alone; their figures print at the end (docs/reliability.md).
-prove: $(STAMP)
+prove: $(STAMP) ## the proving suites alone (tests/prove), figures at the end
 	$(BIN)/pytest -p no:cacheprovider tests/prove
-
-.DEFAULT_GOAL := $(PROVE_SAVED_GOAL)

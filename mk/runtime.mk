@@ -27,9 +27,9 @@ ROUNDS ?= 5
 # always run what `sam deploy` would ship.
 TEST_GATES += sam-validate build runtime-venv
 
-build: $(BUILT)
+build: $(BUILT) ## sam build into .aws-sam/build, plus the artifact's bytecode (Python 3.13)
 
-runtime-venv: $(RUNTIME_STAMP)
+runtime-venv: $(RUNTIME_STAMP) ## Lambda's Python 3.13 with awslambdaric and the runtime's boto3 (.venv-runtime)
 
 $(SAM_STAMP): tools/requirements-sam.txt
 	@echo "creating $(SAM_VENV) (SAM CLI)" >&2
@@ -57,18 +57,15 @@ $(BUILT): $(SAM_STAMP) template.yaml samconfig.toml $(HANDLER_FILES)
 	  "$$py" -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build/Function >&2
 	@touch $@
 
-sam-validate: $(SAM_STAMP)
+sam-validate: $(SAM_STAMP) ## sam validate --lint on template.yaml (offline)
 	$(SAM) validate --lint --region $(VALIDATE_REGION) --template-file template.yaml
 
 # The stand-in for `sam local invoke -e $(EVENT)`; several events run in turn on
 # one warm function and one IAM. INVOKE_FLAGS=--sam-local keeps the event's
 # placeholder ResponseURL and sets AWS_SAM_LOCAL, exactly as sam local invoke does.
-invoke: $(STAMP) $(BUILT) $(RUNTIME_STAMP)
+invoke: $(STAMP) $(BUILT) $(RUNTIME_STAMP) ## the built function on EVENT="events/a.json ...", as sam local invoke (no Docker)
 	@$(BIN)/python -m tools.invoke $(INVOKE_FLAGS) $(EVENT)
 
 # Init and invoke durations and peak memory under the local runtime.
-measure-runtime: $(STAMP) $(BUILT) $(RUNTIME_STAMP)
+measure-runtime: $(STAMP) $(BUILT) $(RUNTIME_STAMP) ## init and invoke durations, peak memory under the local runtime (ROUNDS=5)
 	@$(BIN)/python -m tools.measure_runtime --rounds $(ROUNDS)
-
-# make demo plays the story on the built artifact under the local runtime.
-demo: $(BUILT) $(RUNTIME_STAMP)

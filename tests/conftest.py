@@ -1,23 +1,28 @@
 """Fixtures: IAM (moto), CloudFormation's answer endpoint, and the function itself.
 
-Unit tests run the real entry point (``app.lambda_handler``) in-process against
-moto's IAM; answers travel over HTTPS to the CloudFormation stand-in, and tests
-assert on what it received and on the roles as IAM reports them.
+Functional tests run the real entry point (``app.lambda_handler``) in-process
+against moto's IAM; answers travel over HTTPS to the CloudFormation stand-in,
+and tests assert on what it received and on the roles as IAM reports them.
+Every invocation is recorded in :data:`~testkit.evidence.EVIDENCE`, so the
+least-privilege and clean-log checks (tests/prove) see these calls too.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from tests.prove.evidence import EVIDENCE  # every invocation's IAM calls and log lines
-from tools.local_aws import REGION, CloudFormationStandIn, MotoServer
-from tools.stack import FakeContext, SimulatedStack
+from testkit import REGION
+from testkit.evidence import EVIDENCE
+from testkit.invoke import InProcessFunction
+from testkit.local_aws import CloudFormationStandIn, MotoServer
+from testkit.stack import SimulatedStack
 
 for _name, _value in {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -55,14 +60,7 @@ def moto_server() -> Iterator[MotoServer]:
 def server_iam(moto_server: MotoServer) -> Any:
     """A client of the moto_server's IAM, emptied for each test."""
     moto_server.reset()
-    local = moto_server.env()
-    return boto3.client(
-        "iam",
-        region_name=REGION,
-        endpoint_url=moto_server.url,
-        aws_access_key_id=local["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=local["AWS_SECRET_ACCESS_KEY"],
-    )
+    return moto_server.client("iam")
 
 
 @pytest.fixture
@@ -86,26 +84,15 @@ def sleeps() -> Sleeps:
 
 
 @pytest.fixture
-def function(
-    iam: Any, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
-) -> Callable[..., None]:
+def function(iam: Any, sleeps: Sleeps, request: pytest.FixtureRequest) -> InProcessFunction:
     """The real entry point, wired to moto's IAM; call it with an event."""
-    import app
-
-    monkeypatch.setattr(app, "IAM", iam)
-    monkeypatch.setattr(app, "sleep", sleeps.append)
-
-    def invoke(event: dict[str, Any], timeout_seconds: float = 300.0) -> None:
-        with EVIDENCE.invocation(iam, event, source=request.node.nodeid):
-            app.lambda_handler(event, FakeContext(timeout_seconds))
-
-    return invoke
+    return InProcessFunction(
+        iam, sleep=sleeps.append, observe=partial(EVIDENCE.invocation, source=request.node.nodeid)
+    )
 
 
 @pytest.fixture
-def stack(
-    function: Callable[..., None], cfn: CloudFormationStandIn
-) -> Callable[..., SimulatedStack]:
+def stack(function: InProcessFunction, cfn: CloudFormationStandIn) -> Callable[..., SimulatedStack]:
     """``stack("name")``: a stack whose resource calls the function in-process."""
 
     def make(name: str, **options: Any) -> SimulatedStack:

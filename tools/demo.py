@@ -17,11 +17,19 @@ runtime interface client on Python 3.13 (tools/lambda_runtime.py), cold, as
 custom resources usually run. After each step the demo prints what
 CloudFormation received, the invocation's REPORT figures, and the roles as IAM
 reports them. Everything it starts is stopped before it exits.
+
+``--without-lambda-runtime`` (what ``make demo`` runs where no Python 3.13 is
+found) plays the same story on the Python running the demo (3.11 or newer):
+each request runs ``handler/``'s source in a fresh interpreter, still cold, and
+one line says so. ``make test`` and ``make build`` still need Python 3.13.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
+import platform
 import sys
 import time
 from collections.abc import Callable
@@ -31,44 +39,19 @@ import boto3
 from dms_prereq.catalogue import REDSHIFT_ROLE, ROLES
 from dms_prereq.iam import CLAIM_KEY_PREFIX, ORIGIN_KEY
 
+from testkit.console import add_owners_policy, make_console_role
+from testkit.invoke import run_in_fresh_process
+from testkit.local_aws import local_aws
+from testkit.stack import SimulatedStack
 from tools.lambda_runtime import Invocation, LocalLambda
-from tools.local_aws import local_aws
-from tools.stack import SimulatedStack
 
 DELAY = "2"
 
 
 def console_made_role(iam: Any) -> None:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": ["dms.amazonaws.com", "redshift.amazonaws.com"]},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    iam.create_role(RoleName=REDSHIFT_ROLE.name, AssumeRolePolicyDocument=json.dumps(trust))
-    iam.attach_role_policy(
-        RoleName=REDSHIFT_ROLE.name, PolicyArn=REDSHIFT_ROLE.managed_policy_arn("aws")
-    )
-    iam.put_role_policy(
-        RoleName=REDSHIFT_ROLE.name,
-        PolicyName="analytics-bucket-read",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": "s3:GetObject",
-                        "Resource": "arn:aws:s3:::analytics/*",
-                    }
-                ],
-            }
-        ),
-    )
+    """dms-access-for-endpoint as made in the console, plus an inline policy of its owner's."""
+    make_console_role(iam, REDSHIFT_ROLE)
+    add_owners_policy(iam, REDSHIFT_ROLE.name)
 
 
 def describe_roles(iam: Any) -> list[str]:
@@ -112,14 +95,23 @@ def show(step: str, body: dict[str, Any] | None, iam: Any, run: Invocation | Non
     print("\n".join(describe_roles(iam)))
 
 
-def play() -> int:
+def play(lambda_runtime: bool = True) -> int:
     started = time.monotonic()
-    with local_aws() as (moto, cfn), LocalLambda(env={**moto.env(), **cfn.env()}) as function:
+    with local_aws() as (moto, cfn), contextlib.ExitStack() as running:
         iam = boto3.client("iam", endpoint_url=moto.url, region_name="us-east-1", **_creds())
+        env = {**moto.env(), **cfn.env()}
+        runs: list[Invocation] = []
+        if lambda_runtime:
+            function = running.enter_context(LocalLambda(env=env))
 
-        def cold_invoke(event: dict[str, Any]) -> Invocation:
-            function.recycle()  # custom resources usually meet a cold function
-            return function.invoke(event)
+            def cold_invoke(event: dict[str, Any]) -> None:
+                function.recycle()  # custom resources usually meet a cold function
+                runs.append(function.invoke(event))
+        else:
+
+            def cold_invoke(event: dict[str, Any]) -> None:
+                # A fresh interpreter per request is cold too; no Lambda REPORT to show.
+                run_in_fresh_process(event, env)
 
         a = SimulatedStack("dms-pipeline-a", cold_invoke, cfn)
         b = SimulatedStack("dms-pipeline-b", cold_invoke, cfn)
@@ -142,7 +134,7 @@ def play() -> int:
         for title, step in steps:
             body = step()
             failures += body["Status"] != "SUCCESS"
-            show(title, body, iam, function.invocations[-1])
+            show(title, body, iam, runs[-1] if runs else None)
     print(f"\ndemo finished in {time.monotonic() - started:.1f} s; {failures} step(s) failed")
     return 1 if failures else 0
 
@@ -151,8 +143,24 @@ def _creds() -> dict[str, str]:
     return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
-def main() -> int:
-    return play()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--without-lambda-runtime",
+        action="store_true",
+        help="no Python 3.13: run handler/ on this Python instead of the built artifact",
+    )
+    args = parser.parse_args(argv)
+    if args.without_lambda_runtime:
+        # One line, before the story: what is missing, what the demo does instead,
+        # and that the rest of the project still needs it.
+        print(
+            f"Python 3.13 not found: the demo runs handler/ on Python "
+            f"{platform.python_version()}, not the built artifact under Lambda's runtime; "
+            "`make test` and `make build` still need Python 3.13, as Lambda's python3.13 "
+            "runtime does (e.g. pyenv install 3.13)."
+        )
+    return play(lambda_runtime=not args.without_lambda_runtime)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from testkit.local_aws import CloudFormationStandIn, local_aws
 from tools.lambda_runtime import Invocation, LocalLambda
-from tools.local_aws import CloudFormationStandIn, local_aws
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,19 +1,21 @@
 """A local AWS Lambda for the built artifact: the Runtime API on loopback, the real runtime client.
 
 Runs ``.aws-sam/build/<Function>/`` the way the managed ``python3.13`` runtime
-does, without Docker: a Lambda Runtime API server (``/2018-06-01/runtime/...``)
+does, without Docker: a Lambda Runtime API server (:mod:`tools.runtime_api`)
 on 127.0.0.1, and ``python -m awslambdaric <Handler>`` from ``.venv-runtime``
 (Python 3.13, the runtime client and the SDK the managed runtime provides) in
 a fresh environment holding the variables Lambda sets. Handler, memory size,
-timeout, environment variables and log format come from the built template,
-as Lambda's come from the deployed one.
+timeout, environment variables and log format come from the built template
+(:mod:`tools.lambda_template`), as Lambda's come from the deployed one.
 
-Like Lambda, it starts the runtime on the first invoke (a cold start, timed
-as Init Duration), delivers one event at a time with its deadline, kills the
-runtime when the deadline passes or memory exceeds MemorySize (the next invoke
-is a cold start again), and reports init errors, function errors and crashes.
-Each :class:`Invocation` carries the outcome, the logs as CloudWatch would
-hold them (START, the function's lines, END, REPORT) and the timings.
+This module supervises the runtime process. Like Lambda, it starts the
+runtime on the first invoke (a cold start, timed as Init Duration) and gives
+that init phase its own limit (10 s); it delivers one event at a time with its
+deadline (the Timeout, counted from delivery), kills the runtime when the
+deadline passes or memory exceeds MemorySize (the next invoke is a cold start
+again), and reports init errors, function errors and crashes. Each
+:class:`Invocation` carries the outcome, the logs as CloudWatch would hold
+them (START, the function's lines, END, REPORT) and the timings.
 
 As SimulatedStack's ``invoke`` (see docs/local-runtime.md)::
 
@@ -25,7 +27,6 @@ As SimulatedStack's ``invoke`` (see docs/local-runtime.md)::
 from __future__ import annotations
 
 import contextlib
-import http.server
 import json
 import math
 import os
@@ -38,122 +39,38 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from cfnlint.decode import decode  # type: ignore[import-untyped]
+from testkit import ACCOUNT, REGION
+from tools.lambda_template import BUILD_HINT, ROOT, FunctionConfig
+from tools.runtime_api import Mailbox, Outcome, Pending, RuntimeApi, error_object
 
-from tools.local_aws import ACCOUNT, REGION
+# What callers import from here: the local Lambda is this module.
+__all__ = [
+    "BUILD_HINT",
+    "FUNCTION_NAME",
+    "INIT_TIMEOUT_SECONDS",
+    "ROOT",
+    "RUNTIME_PYTHON",
+    "FunctionConfig",
+    "Invocation",
+    "LocalLambda",
+    "Outcome",
+]
 
-ROOT = Path(__file__).resolve().parent.parent
-BUILT_TEMPLATE = ROOT / ".aws-sam" / "build" / "template.yaml"
 RUNTIME_PYTHON = ROOT / ".venv-runtime" / "bin" / "python"
-API = "/2018-06-01/runtime"
 #: Lambda gives an on-demand init phase 10 s before it resets the environment.
+#: The limit covers init alone: a warm invoke is held to the Timeout only.
 INIT_TIMEOUT_SECONDS = 10.0
 #: How long to wait for the runtime to ask for the next event after answering,
 #: so that everything it wrote for this invocation is in the log.
 SETTLE_SECONDS = 2.0
 POLL_SECONDS = 0.02
-BUILD_HINT = "run `make build runtime-venv` first"
 #: As `sam deploy` names the function in samconfig.toml's stack (less its random
-#: suffix); tools.stack.SERVICE_TOKEN names the same function.
+#: suffix); testkit.stack.SERVICE_TOKEN names the same function.
 FUNCTION_NAME = "dms-prerequisite-roles-Function"
-
-
-class Outcome(StrEnum):
-    """How an invocation ended, in Lambda's terms."""
-
-    SUCCESS = "success"  # the handler returned
-    ERROR = "error"  # the handler raised: a function error
-    TIMEOUT = "timeout"  # killed at the deadline ("Task timed out")
-    INIT_ERROR = "init_error"  # the handler module failed to load; the event never reached it
-    CRASH = "crash"  # the runtime process exited ("Runtime exited with error")
-    OUT_OF_MEMORY = "out_of_memory"  # killed past MemorySize
-
-
-@dataclass(frozen=True)
-class FunctionConfig:
-    """One AWS::Serverless::Function of a template, as Lambda would configure it."""
-
-    logical_id: str
-    code_dir: Path
-    handler: str
-    runtime: str
-    architectures: tuple[str, ...]
-    memory_mb: int
-    timeout_seconds: float
-    environment: dict[str, str]
-    log_format: str
-    application_log_level: str | None
-
-    @property
-    def python_version(self) -> str:
-        """``3.13`` for ``python3.13``."""
-        match = re.fullmatch(r"python(\d+\.\d+)", self.runtime)
-        if not match:
-            raise ValueError(f"{self.logical_id}: Runtime {self.runtime!r} is not a Python runtime")
-        return match[1]
-
-    @classmethod
-    def from_template(
-        cls,
-        template: Path = BUILT_TEMPLATE,
-        logical_id: str = "Function",
-        region: str = REGION,
-    ) -> FunctionConfig:
-        """Read the function from a SAM template (Globals merged in, parameters at their defaults).
-
-        The default is the built template: its CodeUri is the built artifact.
-        """
-        if not template.exists():
-            raise FileNotFoundError(f"{template} does not exist: {BUILD_HINT}")
-        body, problems = decode(str(template))
-        if problems or not isinstance(body, dict):
-            detail = problems[0].message if problems else "not a mapping"
-            raise ValueError(f"{template}: cannot read it ({detail})")
-        resource = body.get("Resources", {}).get(logical_id)
-        if not resource or resource.get("Type") != "AWS::Serverless::Function":
-            raise ValueError(f"{template}: no AWS::Serverless::Function named {logical_id}")
-        defaults = body.get("Globals", {}).get("Function", {})
-        props = {**defaults, **resource.get("Properties", {})}
-        parameters = body.get("Parameters", {})
-        variables = {
-            **defaults.get("Environment", {}).get("Variables", {}),
-            **props.get("Environment", {}).get("Variables", {}),
-        }
-        logging_config = props.get("LoggingConfig", {})
-        level = logging_config.get("ApplicationLogLevel")
-        return cls(
-            logical_id=logical_id,
-            code_dir=(template.parent / str(props["CodeUri"])).resolve(),
-            handler=str(props["Handler"]),
-            runtime=str(props["Runtime"]),
-            architectures=tuple(str(a) for a in props.get("Architectures", ["x86_64"])),
-            # Lambda's defaults when the template says nothing.
-            memory_mb=int(props.get("MemorySize", 128)),
-            timeout_seconds=float(props.get("Timeout", 3)),
-            environment={str(k): _resolve(v, parameters, region, k) for k, v in variables.items()},
-            log_format=str(logging_config.get("LogFormat", "Text")),
-            application_log_level=_resolve(level, parameters, region, "level") if level else None,
-        )
-
-
-def _resolve(value: Any, parameters: Mapping[str, Any], region: str, what: object) -> str:
-    """A template value as the string Lambda would put in the environment."""
-    if isinstance(value, dict) and list(value) == ["Ref"]:
-        name = value["Ref"]
-        if name == "AWS::Region":
-            return region
-        if "Default" in parameters.get(name, {}):
-            return _resolve(parameters[name]["Default"], parameters, region, what)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    raise ValueError(f"{what}: {value!r} has no local value (only Ref to a parameter default)")
 
 
 @dataclass(frozen=True)
@@ -181,154 +98,13 @@ class Invocation:
         return self.outcome is Outcome.SUCCESS
 
 
-@dataclass
-class _Pending:
-    """The event being invoked, and what the runtime did with it."""
-
-    request_id: str
-    body: bytes
-    timeout_seconds: float
-    delivered_at: float | None = None
-    deadline: float | None = None
-    log_offset: int = 0
-    finished_at: float | None = None
-    outcome: Outcome | None = None
-    payload: Any = None
-
-
-@dataclass
-class _Mailbox:
-    """What one runtime process and LocalLambda exchange, under one condition variable."""
-
-    log_path: Path
-    cond: threading.Condition = field(default_factory=threading.Condition)
-    pending: _Pending | None = None
-    #: When the process first asked for an event: its init is done.
-    ready_at: float | None = None
-    #: The process is blocked in GET /next (it finished everything before it).
-    idle: bool = False
-    init_error: Any = None
-    init_error_at: float | None = None
-    closed: bool = False
-
-    def close(self) -> None:
-        with self.cond:
-            self.closed = True
-            self.cond.notify_all()
-
-
-class _RuntimeApi(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    mailbox: _Mailbox
-    function_arn: str
-
-
-_RESULT_PATH = re.compile(rf"^{API}/invocation/(?P<id>[^/]+)/(?P<kind>response|error)$")
-
-
-class _RuntimeApiHandler(http.server.BaseHTTPRequestHandler):
-    """The Lambda Runtime API, as far as awslambdaric uses it."""
-
-    # HTTP/1.1: keep-alive and Expect: 100-continue, as the runtime client's curl expects.
-    protocol_version = "HTTP/1.1"
-    server: _RuntimeApi
-
-    def do_GET(self) -> None:
-        if self.path != f"{API}/invocation/next":
-            self._reply(404, {"errorMessage": "Not found", "errorType": "NotFound"})
-            return
-        mailbox = self.server.mailbox
-        with mailbox.cond:
-            now = time.monotonic()
-            mailbox.ready_at = mailbox.ready_at or now
-            mailbox.idle = True
-            mailbox.cond.notify_all()
-            while not mailbox.closed and (
-                mailbox.pending is None or mailbox.pending.delivered_at is not None
-            ):
-                mailbox.cond.wait()
-            if mailbox.closed:
-                return
-            pending = mailbox.pending
-            assert pending is not None  # noqa: S101 - the loop above waits for it
-            pending.delivered_at = time.monotonic()
-            pending.deadline = pending.delivered_at + pending.timeout_seconds
-            pending.log_offset = mailbox.log_path.stat().st_size
-            mailbox.idle = False
-        deadline_ms = int((time.time() + pending.timeout_seconds) * 1000)
-        trace = (
-            f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};"
-            f"Parent={uuid.uuid4().hex[:16]};Sampled=0"
-        )
-        self._reply(
-            200,
-            pending.body,
-            {
-                "Lambda-Runtime-Aws-Request-Id": pending.request_id,
-                "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
-                "Lambda-Runtime-Invoked-Function-Arn": self.server.function_arn,
-                "Lambda-Runtime-Trace-Id": trace,
-            },
-        )
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        mailbox = self.server.mailbox
-        if self.path == f"{API}/init/error":
-            with mailbox.cond:
-                mailbox.init_error = _decoded(body)
-                mailbox.init_error_at = time.monotonic()
-                mailbox.cond.notify_all()
-            self._reply(202, {"status": "OK"})
-            return
-        match = _RESULT_PATH.match(self.path)
-        if not match:
-            self._reply(404, {"errorMessage": "Not found", "errorType": "NotFound"})
-            return
-        with mailbox.cond:
-            pending = mailbox.pending
-            if pending is None or pending.request_id != match["id"] or pending.outcome:
-                status = 400
-            else:
-                status = 202
-                pending.finished_at = time.monotonic()
-                pending.outcome = Outcome.SUCCESS if match["kind"] == "response" else Outcome.ERROR
-                pending.payload = _decoded(body)
-                mailbox.cond.notify_all()
-        if status == 400:
-            self._reply(
-                400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
-            )
-        else:
-            self._reply(202, {"status": "OK"})
-
-    def _reply(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-def _decoded(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        return body.decode("utf-8", "replace")
-
-
 class LocalLambda:
     """One Lambda execution environment for the built function: ``invoke(event)`` runs it.
 
     ``env`` is added to what Lambda sets (credentials, endpoints, SSL_CERT_FILE);
     a ``None`` value removes a variable, e.g. ``{"AWS_REGION": None}``.
-    ``timeout_seconds`` overrides the template's Timeout.
+    ``timeout_seconds`` overrides the template's Timeout (the invoke limit);
+    ``init_timeout_seconds`` overrides Lambda's 10-second init limit.
     """
 
     def __init__(
@@ -337,12 +113,14 @@ class LocalLambda:
         *,
         env: Mapping[str, str | None] | None = None,
         timeout_seconds: float | None = None,
+        init_timeout_seconds: float | None = None,
         runtime_python: Path = RUNTIME_PYTHON,
         region: str = REGION,
         function_name: str = FUNCTION_NAME,
     ) -> None:
         self.config = config or FunctionConfig.from_template(region=region)
         self.timeout_seconds = timeout_seconds or self.config.timeout_seconds
+        self.init_timeout_seconds = init_timeout_seconds or INIT_TIMEOUT_SECONDS
         self.function_name = function_name
         self.region = region
         self.invocations: list[Invocation] = []
@@ -350,7 +128,7 @@ class LocalLambda:
         self._python = runtime_python
         self._lock = threading.Lock()
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
-        self._server: _RuntimeApi | None = None
+        self._api: RuntimeApi | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._spawned_at = 0.0
@@ -367,7 +145,7 @@ class LocalLambda:
     def start(self) -> LocalLambda:
         """Check the runtime, copy the artifact, start the Runtime API (not the runtime yet)."""
         self._check_runtime_python()
-        if not (self.config.code_dir / _handler_file(self.config.handler)).exists():
+        if not (self.config.code_dir / self.config.handler_file).exists():
             raise FileNotFoundError(f"{self.config.code_dir} has no handler module: {BUILD_HINT}")
         self._workdir = tempfile.TemporaryDirectory(prefix="local-lambda-")
         work = Path(self._workdir.name)
@@ -376,23 +154,17 @@ class LocalLambda:
         # .aws-sam/build (which `sam deploy` zips).
         shutil.copytree(self.config.code_dir, work / "task")
         self._log = (work / "runtime.log").open("ab")
-        self._server = _RuntimeApi(("127.0.0.1", 0), _RuntimeApiHandler)
-        self._server.function_arn = (
-            f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{self.function_name}"
+        self._api = RuntimeApi(
+            f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{self.function_name}",
+            work / "runtime.log",
         )
-        self._server.mailbox = _Mailbox(work / "runtime.log")
-        threading.Thread(
-            target=self._server.serve_forever, name="lambda-runtime-api", daemon=True
-        ).start()
         return self
 
     def close(self) -> None:
         self._kill()
-        if self._server:
-            self._server.mailbox.close()
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        if self._api:
+            self._api.close()
+            self._api = None
         if self._log:
             self._log.close()
             self._log = None
@@ -408,22 +180,21 @@ class LocalLambda:
     @property
     def runtime_api(self) -> str:
         """``host:port`` of the Runtime API (AWS_LAMBDA_RUNTIME_API)."""
-        if not self._server:
+        if not self._api:
             raise RuntimeError("LocalLambda is not started")
-        host, port = self._server.server_address[:2]
-        return f"{host!s}:{port}"
+        return self._api.address
 
     # -- invoking ---------------------------------------------------------------------
     def invoke(self, event: Any) -> Invocation:
         """Run the function on one event; return when it answered, failed or was killed."""
         with self._lock:
-            if not self._server:
+            if not self._api:
                 raise RuntimeError("LocalLambda is not started")
             cold = self._process is None or self._process.poll() is not None
             if cold:
                 self._spawn()
-            mailbox = self._server.mailbox
-            pending = _Pending(
+            mailbox = self._api.mailbox
+            pending = Pending(
                 request_id=str(uuid.uuid4()),
                 body=json.dumps(event).encode(),
                 timeout_seconds=self.timeout_seconds,
@@ -436,35 +207,17 @@ class LocalLambda:
             self.invocations.append(invocation)
             return invocation
 
-    def _wait(self, mailbox: _Mailbox, pending: _Pending) -> None:
+    def _wait(self, mailbox: Mailbox, pending: Pending) -> None:
         """Until the runtime answers, fails or must be killed; sets ``pending.outcome``."""
         kill = False
         with mailbox.cond:
             while pending.outcome is None:
                 now = time.monotonic()
-                if mailbox.init_error is not None:
-                    pending.outcome, pending.payload = Outcome.INIT_ERROR, mailbox.init_error
-                elif self._process is None or self._process.poll() is not None:
-                    pending.outcome = Outcome.CRASH
-                    code = self._process.returncode if self._process else None
-                    pending.payload = _error("Runtime.ExitError", f"exit status {code}")
-                elif pending.deadline is not None and now >= pending.deadline:
-                    pending.outcome, kill = Outcome.TIMEOUT, True
-                    pending.payload = _error(
-                        "Sandbox.Timedout",
-                        f"Task timed out after {self.timeout_seconds:.2f} seconds",
-                    )
-                elif pending.delivered_at is None and now - self._spawned_at > INIT_TIMEOUT_SECONDS:
-                    pending.outcome, kill = Outcome.INIT_ERROR, True
-                    pending.payload = _error("Runtime.InitTimeout", "init exceeded 10 seconds")
-                elif self._sample_memory_kb() > self.config.memory_mb * 1024:
-                    pending.outcome, kill = Outcome.OUT_OF_MEMORY, True
-                    pending.payload = _error(
-                        "Runtime.OutOfMemory", f"memory exceeded {self.config.memory_mb} MB"
-                    )
-                else:
+                failure = self._failure(mailbox, pending, now)
+                if failure is None:
                     mailbox.cond.wait(POLL_SECONDS)
                     continue
+                pending.outcome, pending.payload, kill = failure
                 pending.finished_at = pending.finished_at or now
             if not kill and pending.outcome in (Outcome.SUCCESS, Outcome.ERROR):
                 # Everything the function printed is logged before the runtime asks again.
@@ -477,7 +230,36 @@ class LocalLambda:
         if kill:
             self._kill()
 
-    def _report(self, mailbox: _Mailbox, pending: _Pending, cold: bool) -> Invocation:
+    def _failure(
+        self, mailbox: Mailbox, pending: Pending, now: float
+    ) -> tuple[Outcome, Any, bool] | None:
+        """How the invocation has failed by ``now`` (outcome, payload, kill?), if it has."""
+        if mailbox.init_error is not None:
+            return Outcome.INIT_ERROR, mailbox.init_error, False
+        if self._process is None or self._process.poll() is not None:
+            code = self._process.returncode if self._process else None
+            return Outcome.CRASH, error_object("Runtime.ExitError", f"exit status {code}"), False
+        if pending.deadline is not None and now >= pending.deadline:
+            message = f"Task timed out after {self.timeout_seconds:.2f} seconds"
+            return Outcome.TIMEOUT, error_object("Sandbox.Timedout", message), True
+        if pending.delivered_at is None:
+            # Not delivered yet. The init limit runs only while the process has
+            # never asked for an event (its init); a warm process is waited for
+            # as long as the invoke limit, counted from when the event was
+            # queued, never from when the process started.
+            if mailbox.ready_at is None:
+                if now - self._spawned_at > self.init_timeout_seconds:
+                    message = f"init exceeded {self.init_timeout_seconds:g} seconds"
+                    return Outcome.INIT_ERROR, error_object("Runtime.InitTimeout", message), True
+            elif now - pending.queued_at > self.timeout_seconds:
+                message = f"Task timed out after {self.timeout_seconds:.2f} seconds"
+                return Outcome.TIMEOUT, error_object("Sandbox.Timedout", message), True
+        if self._sample_memory_kb() > self.config.memory_mb * 1024:
+            message = f"memory exceeded {self.config.memory_mb} MB"
+            return Outcome.OUT_OF_MEMORY, error_object("Runtime.OutOfMemory", message), True
+        return None
+
+    def _report(self, mailbox: Mailbox, pending: Pending, cold: bool) -> Invocation:
         assert pending.outcome is not None  # noqa: S101 - _wait always sets it
         end = mailbox.log_path.stat().st_size
         delivered = pending.delivered_at is not None
@@ -519,7 +301,7 @@ class LocalLambda:
 
     def _platform_lines(
         self,
-        pending: _Pending,
+        pending: Pending,
         function_logs: str,
         duration_ms: float,
         init_ms: float | None,
@@ -604,17 +386,15 @@ class LocalLambda:
         return env
 
     def _spawn(self) -> None:
-        assert self._server is not None and self._log is not None  # noqa: S101
-        self._server.mailbox.close()
-        mailbox = _Mailbox(self._server.mailbox.log_path)
-        self._server.mailbox = mailbox
+        assert self._api is not None and self._log is not None  # noqa: S101
+        mailbox = self._api.fresh_mailbox()
         self._spawn_offset = mailbox.log_path.stat().st_size
         self._peak_kb = 0
         env = self.lambda_environment()
         self._spawned_at = time.monotonic()
         self._process = subprocess.Popen(
-            # -B: /var/task is read-only in Lambda, so the artifact is compiled
-            # afresh on every cold start; the runtime's own packages are precompiled.
+            # -B: /var/task is read-only in Lambda, so nothing compiled at run time is
+            # ever kept; what `make build` compiled into the artifact is used.
             [str(self._python), "-B", "-m", "awslambdaric", self.config.handler],
             cwd=env["LAMBDA_TASK_ROOT"],
             env=env,
@@ -639,15 +419,6 @@ class LocalLambda:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-
-def _handler_file(handler: str) -> str:
-    module = handler.rsplit(".", 1)[0]
-    return module.replace(".", "/") + ".py"
-
-
-def _error(error_type: str, message: str) -> dict[str, str]:
-    return {"errorType": error_type, "errorMessage": message}
 
 
 def _memory_kb(pid: int) -> tuple[int, int]:

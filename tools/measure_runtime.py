@@ -24,9 +24,10 @@ from typing import Any
 
 import boto3
 
+from testkit import REGION
+from testkit.local_aws import CloudFormationStandIn, local_aws
+from testkit.stack import SimulatedStack, load_event
 from tools.lambda_runtime import Invocation, LocalLambda
-from tools.local_aws import REGION, CloudFormationStandIn, local_aws
-from tools.stack import SimulatedStack, load_event
 
 WARM_UP_POLICY = "AmazonDMSVPCManagementRole"
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from dms_prereq.errors import InvalidRequest
 from dms_prereq.iam import RoleState
+from dms_prereq.ownership import Ownership
 from dms_prereq.request import ResourceRef
 
 
@@ -56,5 +57,8 @@ class Claim:
 
 def claims_of(state: RoleState) -> list[Claim]:
     """The role's claims, in a stable order (by stack name, then logical id)."""
-    found = [Claim.from_tag(claim_id, label) for claim_id, label in state.claims.items()]
+    found = [
+        Claim.from_tag(claim_id, label)
+        for claim_id, label in Ownership.of(state.tags).claims.items()
+    ]
     return sorted(found, key=lambda c: (c.display, c.claim_id))

@@ -11,14 +11,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
-from botocore.exceptions import BotoCoreError, ClientError
-from dms_prereq.errors import ProvisioningError
-
 from . import __version__
 from .policies import check_policies
 from .prune import prune
 from .report import Progress, Report, render_json, render_table
-from .session import Aws, CliError, describe
+from .session import AWS_ERRORS, Aws, CliError, describe
 from .status import status
 
 PROG = "dms-prereq-roles"
@@ -106,7 +103,7 @@ def main(
     except CliError as error:
         err.write(f"{PROG}: error: {error}\n")
         return ERROR
-    except (ClientError, BotoCoreError, ProvisioningError) as error:
+    except AWS_ERRORS as error:
         err.write(f"{PROG}: error: {describe(error)}\n")
         return ERROR
     (render_json if args.output == "json" else render_table)(report, out)

@@ -3,16 +3,25 @@
 IAM is global, so one IAM client serves every role. CloudFormation is
 regional: a claim names its stack by ARN, and the stack is looked up in the
 region that ARN names, whatever ``--region`` says.
+
+Whatever goes wrong between the tool and its endpoint ends as a
+:class:`CliError` or an error :func:`describe` can put in one line: a
+malformed ``--endpoint-url``, and an endpoint that answers but is not AWS (a
+web page, a proxy's error page), are caught here rather than surfacing as
+botocore's parser errors or a missing key deep inside a command.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 from dms_prereq.errors import ProvisioningError
 
 if TYPE_CHECKING:
@@ -33,6 +42,76 @@ class CliError(Exception):
     """A usage or AWS problem that ends the command with exit status 2."""
 
 
+class NotAwsAnswer(CliError):
+    """The endpoint answered, but not as AWS does: it is not an AWS endpoint."""
+
+
+#: Every error that means "the tool could not talk to AWS"; each one is reported
+#: in one line with exit status 2. ResponseParserError is not a BotoCoreError.
+AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError, ProvisioningError)
+
+#: The first element of an XML document, after an optional declaration.
+_FIRST_ELEMENT = re.compile(rb"\A\s*(?:<\?xml[^>]*\?>\s*)?<([A-Za-z_][\w.:-]*)")
+#: Root elements of the errors AWS's query protocol answers (IAM, CloudFormation).
+_QUERY_ERROR_ROOTS = frozenset({"ErrorResponse", "Response", "Error"})
+
+
+def check_endpoint_url(url: str | None) -> str | None:
+    """``url`` when it is an http(s) URL with a host; CliError naming it otherwise.
+
+    botocore would refuse it only when the first client is made, with a
+    ValueError and no hint of which option was wrong.
+    """
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        usable = False
+    if not usable:
+        raise CliError(
+            f"--endpoint-url {url!r} is not a URL the tool can use; give one such as "
+            "https://iam.amazonaws.com or http://127.0.0.1:5000"
+        )
+    return url
+
+
+def _root_element(body: bytes) -> str | None:
+    found = _FIRST_ELEMENT.match(body)
+    return found.group(1).decode().rpartition(":")[2] if found else None
+
+
+def refuse_foreign_answers(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+    """botocore ``before-parse`` hook: stop at an answer no AWS query API would give.
+
+    Both services the tool calls speak AWS's query protocol: a success is an
+    XML document whose root is ``<Operation>Response``, an error one whose root
+    is ``ErrorResponse``. Anything else (an HTML page with status 200, a JSON
+    body) would otherwise parse into an empty result, or into botocore's
+    ResponseParserError, and end in a traceback. Server errors (5xx) are left
+    to botocore, which retries them.
+    """
+    if operation_model.metadata.get("protocol") != "query":
+        return
+    status = int(response_dict.get("status_code", 0))
+    if status >= 500:
+        return
+    root = _root_element(response_dict.get("body") or b"")
+    expected = {f"{operation_model.name}Response"} if status < 300 else _QUERY_ERROR_ROOTS
+    if root in expected:
+        return
+    headers = response_dict.get("headers") or {}
+    content_type = str(headers.get("content-type") or headers.get("Content-Type") or "no type")
+    service = operation_model.service_model.service_id
+    raise NotAwsAnswer(
+        f"the {service} endpoint answered {operation_model.name} with HTTP {status} "
+        f"({content_type.split(';')[0]}), which is not an AWS answer; check --endpoint-url "
+        "(or AWS_ENDPOINT_URL) and the proxy settings"
+    )
+
+
 @dataclass
 class Aws:
     """A boto3 session and the clients made from it, made on first use."""
@@ -46,11 +125,27 @@ class Aws:
 
     @classmethod
     def connect(cls, profile: str | None, region: str | None, endpoint_url: str | None) -> Aws:
+        endpoint_url = check_endpoint_url(endpoint_url)
         try:
             session = boto3.Session(profile_name=profile, region_name=region)
         except BotoCoreError as error:
             raise CliError(str(error)) from error
         return cls(session=session, endpoint_url=endpoint_url)
+
+    def _client(self, service: str, region: str | None = None) -> Any:
+        try:
+            client = self.session.client(
+                service,  # type: ignore[call-overload]  # boto3-stubs type each service by name
+                region_name=region,
+                endpoint_url=self.endpoint_url,
+                config=CLIENT_CONFIG,
+            )
+        except ValueError as error:
+            # An endpoint from the environment or the profile (AWS_ENDPOINT_URL,
+            # endpoint_url in ~/.aws/config) that botocore cannot use.
+            raise CliError(f"cannot make the {service} client: {error}") from error
+        client.meta.events.register("before-parse", refuse_foreign_answers)
+        return client
 
     @property
     def partition(self) -> str:
@@ -65,24 +160,23 @@ class Aws:
 
     def iam(self) -> IAMClient:
         if self._iam is None:
-            self._iam = self.session.client(
-                "iam", endpoint_url=self.endpoint_url, config=CLIENT_CONFIG
-            )
+            self._iam = self._client("iam")
         return self._iam
 
     def cloudformation(self, region: str) -> CloudFormationClient:
         if region not in self._cloudformation:
-            self._cloudformation[region] = self.session.client(
-                "cloudformation",
-                region_name=region,
-                endpoint_url=self.endpoint_url,
-                config=CLIENT_CONFIG,
-            )
+            self._cloudformation[region] = self._client("cloudformation", region)
         return self._cloudformation[region]
 
 
 def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _no_aws_code(error: ClientError) -> bool:
+    """botocore's stand-ins when an error body carries no code: the HTTP status, or Unknown."""
+    code = error_code(error)
+    return not code or code.isdigit() or code == "Unknown"
 
 
 def describe(error: BaseException) -> str:
@@ -92,6 +186,14 @@ def describe(error: BaseException) -> str:
     execution role..."); here the caller is a person, so we show AWS's own words.
     """
     cause = error.__cause__ if isinstance(error, ProvisioningError) else None
-    if isinstance(cause, ClientError | BotoCoreError):
+    if isinstance(cause, ClientError | BotoCoreError | ResponseParserError):
         error = cause
+    if isinstance(error, ResponseParserError):
+        # Its text quotes the whole body it could not parse (a web page, say).
+        return "the endpoint's answer could not be read as an AWS answer; check --endpoint-url"
+    if isinstance(error, ClientError) and _no_aws_code(error):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+        return (
+            f"the endpoint answered HTTP {status} without an AWS error code; check --endpoint-url"
+        )
     return " ".join(str(error).split())

@@ -14,7 +14,8 @@ from typing import Any
 
 from dms_prereq import iam as api
 from dms_prereq.catalogue import ROLES, RoleSpec
-from dms_prereq.iam import Origin, RoleState
+from dms_prereq.iam import RoleState
+from dms_prereq.ownership import Origin, Ownership
 from dms_prereq.trust import allows_service, as_list
 
 from .claims import Claim, claims_of
@@ -51,7 +52,8 @@ class RoleStatus:
         """created / adopted (by this project) / foreign (never claimed) / absent."""
         if self.state is None:
             return "absent"
-        return self.state.origin.value if self.state.origin else "foreign"
+        origin = Ownership.of(self.state.tags).origin
+        return origin.value if origin else "foreign"
 
     @property
     def claims(self) -> list[Claim]:

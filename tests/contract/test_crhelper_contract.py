@@ -20,7 +20,6 @@ from typing import Any
 import crhelper
 import pytest
 from crhelper import CfnResource
-
 from dms_prereq.cfn import CustomResource
 
 PINNED = "2.0.12"

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from tools.local_aws import CloudFormationStandIn, MotoServer
-from tools.run_handler import run_in_fresh_process
-from tools.stack import SimulatedStack, load_event
+from testkit.invoke import run_in_fresh_process
+from testkit.local_aws import CloudFormationStandIn, MotoServer
+from testkit.stack import SimulatedStack, load_event
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import pytest
 from dms_prereq_cli.main import main
 
+from testkit.local_aws import MotoServer
 from tests.operate.scenario import Account
-from tools.local_aws import MotoServer
 
 
 @pytest.fixture

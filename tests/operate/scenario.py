@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-import boto3
 from dms_prereq import resource
 from dms_prereq.catalogue import CLOUDWATCH_LOGS_ROLE, RoleSpec
 from dms_prereq.request import Request
 
-from tools.local_aws import REGION, MotoServer
-from tools.stack import load_event, stack_id
+from testkit.console import make_console_role, wipe_roles
+from testkit.local_aws import MotoServer
+from testkit.stack import load_event, stack_id
 
 LOGICAL_ID = "DmsRoles"
 
@@ -37,27 +37,20 @@ class Account:
 
     @cached_property
     def iam(self) -> Any:
-        return boto3.client("iam", region_name=REGION, endpoint_url=self.server.url)
+        return self.server.client("iam")
 
     @cached_property
     def cloudformation(self) -> Any:
-        return boto3.client("cloudformation", region_name=REGION, endpoint_url=self.server.url)
+        return self.server.client("cloudformation")
 
     def clear(self) -> None:
         """Remove every role, customer policy and stack: cheaper than a moto reset.
 
         A reset makes moto load the AWS managed policies again (about 2 s a test).
         """
-        iam = self.iam
-        for role in iam.list_roles()["Roles"]:
-            name = role["RoleName"]
-            for policy in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
-                iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
-            for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-                iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
-            iam.delete_role(RoleName=name)
-        for policy in iam.list_policies(Scope="Local")["Policies"]:
-            iam.delete_policy(PolicyArn=policy["Arn"])
+        wipe_roles(self.iam)
+        for policy in self.iam.list_policies(Scope="Local")["Policies"]:
+            self.iam.delete_policy(PolicyArn=policy["Arn"])
         for stack in self.cloudformation.describe_stacks()["Stacks"]:
             self.delete_stack(stack["StackId"])
 
@@ -83,14 +76,7 @@ class Account:
         self, role: RoleSpec, *, principals: tuple[str, ...] | None = None, managed: bool = True
     ) -> None:
         """A role made by hand, as the DMS console makes it (no tags of this project)."""
-        trust = role.trust_policy(None)
-        if principals is not None:
-            trust["Statement"][0]["Principal"] = {"Service": list(principals)}
-        self.iam.create_role(RoleName=role.name, AssumeRolePolicyDocument=json.dumps(trust))
-        if managed:
-            self.iam.attach_role_policy(
-                RoleName=role.name, PolicyArn=role.managed_policy_arn("aws")
-            )
+        make_console_role(self.iam, role, principals=principals, with_managed_policy=managed)
 
     def tags(self, role: RoleSpec) -> dict[str, str]:
         found = self.iam.list_role_tags(RoleName=role.name)["Tags"]

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from dms_prereq.catalogue import CLOUDWATCH_LOGS_ROLE, REDSHIFT_ROLE, ROLES, VPC_ROLE
-from dms_prereq.iam import CLAIM_KEY_PREFIX, ORIGIN_KEY
+from dms_prereq.ownership import CLAIM_KEY_PREFIX, ORIGIN_KEY
 from dms_prereq_cli import policies
 
+from testkit.local_aws import free_port
 from tests.operate.conftest import Run
 from tests.operate.scenario import Account, demo, never_created_stack, template
-from tools.local_aws import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -353,6 +356,98 @@ def test_usage_errors_exit_2_with_one_line() -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and "error:" in done.stderr
+
+
+@dataclass
+class Answer:
+    """What the impostor endpoint answers to every request."""
+
+    status: int = 200
+    content_type: str = "text/html; charset=utf-8"
+    body: bytes = b"<!DOCTYPE html><html><head><title>Welcome</title></head><body></body></html>"
+
+
+@pytest.fixture
+def impostor() -> Iterator[tuple[str, Answer]]:
+    """An HTTP endpoint that answers, but not as AWS: a web server, a captive portal, a proxy."""
+    answer = Answer()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            self.wfile.write(answer.body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", answer
+    server.shutdown()
+    server.server_close()
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.startswith("dms-prereq-roles: error: "), done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    for text in expected:
+        assert text in done.stderr
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://example.com", "http://", "http://h:port"])
+def test_a_malformed_endpoint_url_is_a_one_line_error(url: str) -> None:
+    done = tool("status", "--endpoint-url", url)
+
+    assert_one_line_error(done, "--endpoint-url", repr(url))
+
+
+def test_an_unusable_endpoint_from_the_environment_is_a_one_line_error() -> None:
+    done = tool("status", AWS_ENDPOINT_URL="not-a-url")
+
+    assert_one_line_error(done, "not-a-url")
+
+
+@pytest.mark.parametrize("command", [["status"], ["check-policies"], ["prune"]])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Answer(),
+        Answer(body=b"<html><body>It works!</body></html>"),
+        Answer(content_type="application/json", body=b'{"hello": "world"}'),
+        Answer(content_type="text/plain", body=b""),
+        Answer(status=404, body=b"<html><body>Not Found</body></html>"),
+        Answer(status=403, body=b"<!DOCTYPE html><html><body><p>Forbidden</body></html>"),
+    ],
+    ids=["html-page", "xml-like-html", "json", "empty", "404-page", "403-page"],
+)
+def test_an_endpoint_that_is_not_aws_is_a_one_line_error(
+    impostor: tuple[str, Answer], command: list[str], answer: Answer
+) -> None:
+    url, served = impostor
+    served.__dict__.update(answer.__dict__)
+
+    done = tool(*command, "--endpoint-url", url, "--region", "us-east-1")
+
+    assert_one_line_error(done, "not an AWS answer", f"HTTP {answer.status}")
+
+
+def test_a_proxy_error_page_is_retried_then_a_one_line_error(
+    impostor: tuple[str, Answer],
+) -> None:
+    url, served = impostor
+    served.status, served.body = 502, b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+    done = tool("status", "--endpoint-url", url, "--region", "us-east-1")
+
+    assert_one_line_error(done, "--endpoint-url")
 
 
 def test_python_dash_m_is_the_same_tool() -> None:

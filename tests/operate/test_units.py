@@ -11,7 +11,7 @@ from dms_prereq_cli import actions, policies
 from dms_prereq_cli.claims import Claim
 from dms_prereq_cli.report import Progress
 
-from tools.stack import stack_id
+from testkit.stack import stack_id
 
 
 def allow(*names: str, effect: str = "Allow", **extra: object) -> dict[str, object]:

@@ -1,6 +1,6 @@
 """Fixtures of the proving suites (issue 4), and the hooks that order and report them.
 
-* ``account``: one in-process moto IAM per test module, with AWS managed
+* ``module_iam``: one in-process moto IAM per test module, with AWS managed
   policies loaded once (the load costs seconds); ``world`` empties it before
   each test and hands out a :class:`~tests.prove.world.Harness`.
 * ``backoff``: botocore's retry back-off sleeps are recorded instead of slept,
@@ -23,11 +23,12 @@ import botocore.endpoint
 import pytest
 from moto import mock_aws
 
+from testkit import REGION
+from testkit.evidence import EVIDENCE
+from testkit.local_aws import CloudFormationStandIn, MotoServer
 from tests.prove.atomic import AtomicProxy
-from tests.prove.evidence import EVIDENCE
 from tests.prove.faults import CallTap
 from tests.prove.world import Harness, SignedStandIn, World, make_boundaries, new_client
-from tools.local_aws import REGION, CloudFormationStandIn, MotoServer
 
 #: Credentials distinctive enough to search the logs for.
 PROVE_CREDENTIALS = {
@@ -113,7 +114,7 @@ def iam_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def account() -> Iterator[Any]:
+def module_iam() -> Iterator[Any]:
     """A moto IAM for the module; yields a client tests use to look at it."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in PROVE_CREDENTIALS.items():
@@ -125,7 +126,7 @@ def account() -> Iterator[Any]:
 
 
 @pytest.fixture
-def world(account: Any, signed_cfn: SignedStandIn, request: pytest.FixtureRequest) -> World:
+def world(module_iam: Any, signed_cfn: SignedStandIn, request: pytest.FixtureRequest) -> World:
     client = new_client()
-    start = World(account, Harness(signed_cfn, client, request.node.nodeid), CallTap(client))
+    start = World(module_iam, Harness(signed_cfn, client, request.node.nodeid), CallTap(client))
     return start.fresh()

@@ -20,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from tests.prove.evidence import IamCall
+from testkit import ACCOUNT
+from testkit.calls import IamCall
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 ROLE_RESOURCE = "FunctionRole"
@@ -73,15 +74,21 @@ class Request:
         return dict(self.context)
 
 
-def requests_of(call: IamCall) -> list[Request]:
+def role_arn(call: IamCall, partition: str = "aws", account: str = ACCOUNT) -> str:
+    """The role the call acts on, in the stack's partition and account (the evidence's)."""
+    return f"arn:{partition}:iam::{account}:role/{call.role or '*'}"
+
+
+def requests_of(call: IamCall, partition: str = "aws", account: str = ACCOUNT) -> list[Request]:
     """What IAM authorises for one call, implicit permissions included."""
     context: dict[str, str] = {}
     if call.policy_arn:
         context["iam:PolicyARN"] = call.policy_arn
-    found = [Request(f"iam:{call.action}", call.role_arn, tuple(context.items()))]
+    arn = role_arn(call, partition, account)
+    found = [Request(f"iam:{call.action}", arn, tuple(context.items()))]
     if call.with_tags:
         # CreateRole with Tags is also authorised as iam:TagRole (toolchain.md).
-        found.append(Request("iam:TagRole", call.role_arn))
+        found.append(Request("iam:TagRole", arn))
     return found
 
 
@@ -104,7 +111,7 @@ class FunctionPolicy:
 
     @classmethod
     def load(
-        cls, partition: str = "aws", account: str = "123456789012", path: Path = TEMPLATE
+        cls, partition: str = "aws", account: str = ACCOUNT, path: Path = TEMPLATE
     ) -> FunctionPolicy:
         template = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
         resources = template["Resources"]

@@ -15,7 +15,8 @@ from typing import Any
 
 from dms_prereq.catalogue import CLOUDWATCH_LOGS_ROLE, REDSHIFT_ROLE
 
-from tests.prove.world import BOUNDARY_A, World, add_inline_policy, make_console_role
+from testkit.console import add_owners_policy, make_console_role
+from tests.prove.world import BOUNDARY_A, World
 
 SUBJECT = "subject"
 OTHER = "other"
@@ -40,7 +41,7 @@ def _tags(**pairs: str) -> list[dict[str, str]]:
 
 
 def _prepare_create(world: World) -> None:
-    make_console_role(world.iam, REDSHIFT_ROLE)
+    make_console_role(world.iam, REDSHIFT_ROLE, owners_policies=True, tag_count=1)
     world.stack(OTHER).create(
         CreateVpcRole="false", CreateCloudWatchLogsRole="true", PropagationDelaySeconds="0"
     )
@@ -80,7 +81,7 @@ def _act_update(world: World) -> dict[str, Any]:
 
 
 def _prepare_delete_last(world: World) -> None:
-    make_console_role(world.iam, REDSHIFT_ROLE)
+    make_console_role(world.iam, REDSHIFT_ROLE, owners_policies=True, tag_count=1)
     world.stack(SUBJECT).create(
         CreateRedshiftRole="true", Tags=_tags(team="a"), PropagationDelaySeconds="0"
     )
@@ -92,7 +93,7 @@ def _prepare_delete_last(world: World) -> None:
 def _prepare_delete_shared(world: World) -> None:
     world.stack(SUBJECT).create(PropagationDelaySeconds="0")
     world.stack(OTHER).create(CreateCloudWatchLogsRole="false", PropagationDelaySeconds="0")
-    add_inline_policy(world.iam, CLOUDWATCH_LOGS_ROLE.name)
+    add_owners_policy(world.iam, CLOUDWATCH_LOGS_ROLE.name)
 
 
 def _act_delete(world: World) -> dict[str, Any]:

@@ -20,11 +20,13 @@ from typing import Any
 
 import pytest
 from dms_prereq.catalogue import VPC_ROLE
-from dms_prereq.properties import MAX_USER_TAGS
+from dms_prereq.ownership import MAX_USER_TAGS
 from dms_prereq.request import ResourceRef
 
-from tests.prove.evidence import EVIDENCE
-from tests.prove.world import World, make_console_role, snapshot
+from testkit.console import make_console_role
+from testkit.evidence import EVIDENCE
+from testkit.views import snapshot
+from tests.prove.world import World
 
 FAILED, SUCCESS, UNANSWERABLE = "FAILED", "SUCCESS", "UNANSWERABLE"
 PROMPT_SECONDS = 5.0
@@ -256,7 +258,7 @@ def test_a_role_already_at_fifty_tags_fails_with_a_reason_and_changes_nothing(
     world: World, holder: str, extra_tags: int
 ) -> None:
     if holder == "hand-made":
-        make_console_role(world.iam, VPC_ROLE, tag_count=extra_tags)
+        make_console_role(world.iam, VPC_ROLE, owners_policies=True, tag_count=extra_tags)
     else:
         world.stack("first").create(CreateCloudWatchLogsRole="false", PropagationDelaySeconds="0")
         world.iam.tag_role(

@@ -2,7 +2,7 @@
 the pre-signed ResponseURL (its query string, signature, credential, token) or the
 function's own AWS credentials.
 
-Lines are captured per invocation by tests/prove/evidence.py, in-process and in
+Lines are captured per invocation by testkit/evidence.py, in-process and in
 the worker processes. This check runs last (``evidence_check``) and first makes
 invocations of its own, so it means the same when run alone: success, a FAILED
 property, an IAM error, a malformed envelope, a Delete, at the default log
@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import pytest
 
+from testkit.evidence import EVIDENCE, leaks
+from testkit.stack import SimulatedStack
 from tests.prove.conftest import worker_environment
-from tests.prove.evidence import EVIDENCE, leaks
 from tests.prove.faults import CallKey, Fault, FaultPlan
 from tests.prove.workers import Environments
 from tests.prove.world import SignedStandIn, World
@@ -38,7 +39,6 @@ def _in_process_invocations(world: World) -> None:
 
 def _debug_worker_invocations(iam_url: str, cfn: SignedStandIn) -> list[str]:
     environment = worker_environment(iam_url)
-    from tools.stack import SimulatedStack
 
     def not_here(event: object) -> None:
         raise AssertionError("sent through the worker")

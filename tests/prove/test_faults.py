@@ -18,17 +18,18 @@ covered without editing this file:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
-from dms_prereq.iam import CLAIM_KEY_PREFIX, ORIGIN_KEY, claim_key
+from dms_prereq.ownership import CLAIM_KEY_PREFIX, ORIGIN_KEY, claim_key
 from dms_prereq.request import ResourceRef
 
-from tests.prove.evidence import EVIDENCE
+from testkit.evidence import EVIDENCE
+from testkit.views import RoleView, snapshot
 from tests.prove.faults import TRANSIENT, CallKey, Fault, FaultPlan
 from tests.prove.scenarios import SCENARIOS, SUBJECT, Scenario
-from tests.prove.world import RoleSnapshot, World, snapshot
+from tests.prove.world import World
 
 pytestmark = pytest.mark.slow
 
@@ -39,8 +40,8 @@ MANAGED_PREFIX = "arn:aws:iam::aws:policy/service-role/AmazonDMS"
 class Outcome:
     world: World
     answer: dict[str, Any]
-    before: dict[str, RoleSnapshot]
-    after: dict[str, RoleSnapshot]
+    before: dict[str, RoleView]
+    after: dict[str, RoleView]
     keys: list[CallKey]
     injected: int
     #: The propagation waits the operation asked for.
@@ -86,53 +87,42 @@ def subject_claim(world: World) -> str:
     return claim_key(ResourceRef.parse(stack.stack_id, stack.logical_id).claim_id)
 
 
-def _carries_only_dms_policy(role: RoleSnapshot) -> bool:
+def _carries_only_dms_policy(role: RoleView) -> bool:
     return (
-        all(arn.startswith(MANAGED_PREFIX) for arn in role.attached)
+        all(arn.startswith(MANAGED_PREFIX) for arn in role.policy_arns)
         and not role.inline
         and not role.instance_profiles
     )
 
 
-def ownership(role: RoleSnapshot) -> tuple[Any, ...]:
+def ownership(role: RoleView) -> tuple[Any, ...]:
     """What a Delete must leave exactly as it was: who made it, who claims it, what it
     carries; and for a role this project did not make, its trust policy and tags too."""
-    tags = role.tag_dict
+    tags = role.tags
     claims = frozenset(k for k in tags if k.startswith(CLAIM_KEY_PREFIX))
     foreign = tags.get(ORIGIN_KEY) != "created"
     return (
         tags.get(ORIGIN_KEY),
         claims,
-        role.attached,
-        role.inline,
+        role.policy_arns,
+        role.inline_documents,
         role.instance_profiles,
         role.trust if foreign else None,
         role.tags if foreign else None,
     )
 
 
-def without_claim(before: dict[str, RoleSnapshot], claim: str) -> dict[str, tuple[Any, ...]]:
+def without_claim(before: dict[str, RoleView], claim: str) -> dict[str, tuple[Any, ...]]:
     """The ownership of each role once ``claim`` has gone, as the spec says it must be."""
     expected = {}
     for name, role in before.items():
-        tags = {k: v for k, v in role.tags if k != claim}
+        tags = {k: v for k, v in role.tags.items() if k != claim}
         claims_left = any(k.startswith(CLAIM_KEY_PREFIX) for k in tags)
         if tags.get(ORIGIN_KEY) == "created" and not claims_left and _carries_only_dms_policy(role):
             continue  # made by this project for this claim alone: deleted
         if tags.get(ORIGIN_KEY) == "adopted" and not claims_left:
             del tags[ORIGIN_KEY]  # a foreign role is left as it was found
-        expected[name] = ownership(
-            RoleSnapshot(
-                role.name,
-                role.arn,
-                role.trust,
-                tuple(sorted(tags.items())),
-                role.attached,
-                role.inline,
-                role.boundary,
-                role.instance_profiles,
-            )
-        )
+        expected[name] = ownership(replace(role, tags=tags))
     return expected
 
 

@@ -28,8 +28,7 @@ from typing import Any, ClassVar
 
 import pytest
 from dms_prereq.catalogue import ROLES, RoleSpec
-from dms_prereq.iam import CLAIM_KEY_PREFIX, ORIGIN_KEY
-from dms_prereq.properties import TAG_PREFIX
+from dms_prereq.ownership import ORIGIN_KEY, TAG_PREFIX
 from hypothesis import HealthCheck, assume, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -41,17 +40,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.prove.evidence import EVIDENCE
-from tests.prove.world import (
-    BOUNDARY_A,
-    BOUNDARY_B,
-    PARTITION,
-    World,
-    add_inline_policy,
-    canonical,
-    enabled_roles,
-    make_console_role,
-)
+from testkit.console import add_owners_policy, make_console_role
+from testkit.evidence import EVIDENCE
+from testkit.views import RoleView, view
+from tests.prove.world import BOUNDARY_A, BOUNDARY_B, PARTITION, World, enabled_roles
 
 pytestmark = pytest.mark.slow
 
@@ -100,7 +92,7 @@ class Histories(RuleBasedStateMachine):
         self.world = self.base.fresh()
         self.stacks = {name: self.world.stack(name) for name in STACKS}
         self.live: dict[str, dict[str, Any] | None] = dict.fromkeys(STACKS)
-        self.console: dict[str, tuple[str, Any]] = {}
+        self.console: dict[str, tuple[str, RoleView]] = {}
         self.pinned: set[str] = set()
         #: The last request of each stack that answered SUCCESS and is still in force.
         self.last_success: dict[str, dict[str, Any]] = {}
@@ -128,7 +120,7 @@ class Histories(RuleBasedStateMachine):
                 role,
                 principals=None if right else ("ec2.amazonaws.com",),
                 with_managed_policy=with_policy,
-                extras=extras,
+                owners_policies=extras,
                 tag_count=tag_count,
             )
             self.console[role.name] = (kind, made)
@@ -233,7 +225,7 @@ class Histories(RuleBasedStateMachine):
     def somebody_uses_a_made_role(self, data: st.DataObject) -> None:
         EVIDENCE.count("history steps")
         name = data.draw(st.sampled_from(sorted(self._made_unpinned())), label="role")
-        add_inline_policy(self.world.iam, name)
+        add_owners_policy(self.world.iam, name)
         self.pinned.add(name)
 
     def _made_unpinned(self) -> set[str]:
@@ -244,14 +236,6 @@ class Histories(RuleBasedStateMachine):
         }
 
     # -- checks --------------------------------------------------------------------------
-
-    def _role(self, name: str) -> dict[str, Any] | None:
-        iam = self.world.iam
-        try:
-            role: dict[str, Any] = iam.get_role(RoleName=name)["Role"]
-        except iam.exceptions.NoSuchEntityException:
-            return None
-        return role
 
     def _check_answer(
         self, answer: dict[str, Any], expect_failure: bool, props: dict[str, Any], existed: set[str]
@@ -264,7 +248,7 @@ class Histories(RuleBasedStateMachine):
         # Compared with IAM by the invariant, which reads the roles right after this step.
         self.pending = (answer["Data"], props, existed)
 
-    def _attributes_match(self, found: dict[str, dict[str, Any] | None]) -> None:
+    def _attributes_match(self, found: dict[str, RoleView | None]) -> None:
         if self.pending is None:
             return
         data, props, existed = self.pending
@@ -272,15 +256,13 @@ class Histories(RuleBasedStateMachine):
         enabled = enabled_roles(props)
         for role in ROLES:
             state = found[role.name]
-            arn = state["Arn"] if state is not None and role.name in enabled else ""
+            arn = state.arn if state is not None and role.name in enabled else ""
             assert data[role.arn_attribute] == arn, f"{role.arn_attribute} does not match IAM"
             if role.name in enabled and state is not None and role.name not in self.console:
-                present = {t["Key"]: t["Value"] for t in state.get("Tags", [])}
                 for tag in props.get("Tags", []):
-                    assert present.get(tag["Key"]) == tag["Value"], f"{role.name} lacks {tag}"
+                    assert state.tags.get(tag["Key"]) == tag["Value"], f"{role.name} lacks {tag}"
                 if "PermissionsBoundary" in props:
-                    boundary = state.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
-                    assert boundary == props["PermissionsBoundary"], f"{role.name} boundary"
+                    assert state.boundary == props["PermissionsBoundary"], f"{role.name} boundary"
         created = {n for n in data["CreatedRoles"].split(",") if n}
         adopted = {n for n in data["AdoptedRoles"].split(",") if n}
         assert created == enabled - existed, f"CreatedRoles {created}"
@@ -288,8 +270,7 @@ class Histories(RuleBasedStateMachine):
 
     @invariant()
     def roles_are_what_live_claims_need(self) -> None:
-        iam = self.world.iam
-        states = {role.name: self._role(role.name) for role in ROLES}
+        states = {role.name: view(self.world.iam, role.name) for role in ROLES}
         self.seen = {name for name, state in states.items() if state is not None}
         self._attributes_match(states)
         for role in ROLES:
@@ -301,24 +282,20 @@ class Histories(RuleBasedStateMachine):
                     f"{role.name} is gone but needed by {sorted(needed)}"
                 )
                 continue
-            tags = {t["Key"]: t["Value"] for t in found.get("Tags", [])}
-            claims = {v.split("/")[1] for k, v in tags.items() if k.startswith(CLAIM_KEY_PREFIX)}
+            tags = found.tags
+            claims = found.claimants
             assert claims == needed, f"{role.name} claimed by {claims}, needed by {needed}"
-            attached = {
-                p["PolicyArn"]
-                for p in iam.list_attached_role_policies(RoleName=role.name)["AttachedPolicies"]
-            }
+            attached = found.policy_arns
             if console is not None:
                 _, made = console
-                assert canonical(found["AssumeRolePolicyDocument"]) == made.trust
+                assert found.trust == made.trust
                 assert (
-                    made.attached
+                    made.policy_arns
                     <= attached
-                    <= made.attached | {role.managed_policy_arn(PARTITION)}
+                    <= made.policy_arns | {role.managed_policy_arn(PARTITION)}
                 ), f"{role.name}: its owner's policies changed"
-                inline = set(iam.list_role_policies(RoleName=role.name)["PolicyNames"])
-                assert inline == {n for n, _ in made.inline}
-                assert all(tags.get(k) == v for k, v in made.tags), f"{role.name} lost tags"
+                assert found.inline == made.inline
+                assert all(tags.get(k) == v for k, v in made.tags.items()), f"{role.name} lost tags"
                 if not needed:
                     assert not any(k.startswith(TAG_PREFIX) for k in tags), (
                         f"{role.name}, unclaimed, keeps this project's tags"

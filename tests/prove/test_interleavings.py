@@ -11,21 +11,26 @@ roles are then checked as IAM reports them.
 from __future__ import annotations
 
 import threading
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
 from dms_prereq.catalogue import REDSHIFT_ROLE, VPC_ROLE, RoleSpec
 from dms_prereq.properties import Properties
 from dms_prereq.request import ResourceRef
-from dms_prereq.roles import claim_role, release_role
+from dms_prereq.roles import Claimant, claim_role, release_role
 
-from tests.prove.evidence import EVIDENCE
-from tests.prove.world import PARTITION, World, make_console_role, new_client, role_snapshot
-from tests.roles_view import claimants
+from testkit.console import make_console_role
+from testkit.evidence import EVIDENCE
+from testkit.views import view
+from tests.prove.world import PARTITION, World, new_client
 
 WAIT_SECONDS = 10.0
+#: One thread's work: a public function of dms_prereq.roles, given its client and the role.
+Work = Callable[[Any, RoleSpec], Any]
 
 
 class Schedule:
@@ -36,28 +41,34 @@ class Schedule:
         self._lock = threading.Lock()
         self.timeouts: list[str] = []
 
+    def _is_nth(self, occurrence: int) -> Callable[[], bool]:
+        """Counts the calls it is asked about (from any thread); True for the n-th."""
+        seen = 0
+
+        def counted() -> bool:
+            nonlocal seen
+            with self._lock:
+                seen += 1
+                return seen == occurrence
+
+        return counted
+
     def mark(self, client: Any, operation: str, step: str, occurrence: int = 1) -> None:
         """``step`` has happened once the client's n-th ``operation`` completed."""
-        seen: Counter[str] = Counter()
+        is_nth = self._is_nth(occurrence)
 
         def after(**_: Any) -> None:
-            with self._lock:
-                seen[operation] += 1
-                reached = seen[operation] == occurrence
-            if reached:
+            if is_nth():
                 self._done[step].set()
 
         client.meta.events.register(f"after-call.iam.{operation}", after)
 
     def hold(self, client: Any, operation: str, until: str, occurrence: int = 1) -> None:
         """The client's n-th ``operation`` waits until ``until`` has happened."""
-        seen: Counter[str] = Counter()
+        is_nth = self._is_nth(occurrence)
 
         def before(**_: Any) -> None:
-            with self._lock:
-                seen[operation] += 1
-                mine = seen[operation] == occurrence
-            if mine and not self._done[until].wait(WAIT_SECONDS):
+            if is_nth() and not self._done[until].wait(WAIT_SECONDS):
                 self.timeouts.append(f"{operation} waited in vain for {until}")
 
         client.meta.events.register(f"before-call.iam.{operation}", before)
@@ -87,118 +98,128 @@ def ref(world: World, stack: str) -> ResourceRef:
     return ResourceRef.parse(made.stack_id, made.logical_id)
 
 
-def claim(client: Any, role: RoleSpec, resource: ResourceRef) -> Any:
-    return claim_role(client, role, resource, Properties(), None, expect_existing=False)
+def leave(world: World, stack: str) -> Work:
+    """The stack's resource releases the role (as its Delete does)."""
+    return lambda client, role: release_role(client, role, ref(world, stack))
 
 
-def test_two_last_claimants_leaving_at_once_delete_the_role(world: World) -> None:
-    world.stack("a").create(CreateCloudWatchLogsRole="false", PropagationDelaySeconds="0")
-    world.stack("b").create(CreateCloudWatchLogsRole="false", PropagationDelaySeconds="0")
-    first, second, schedule = new_client(), new_client(), Schedule()
-    # Both read the role (and so each other's claim) before either removes its own.
-    schedule.mark(first, "GetRole", "first read")
-    schedule.mark(second, "GetRole", "second read")
-    schedule.hold(first, "UntagRole", until="second read")
-    schedule.hold(second, "UntagRole", until="first read")
+def join(world: World, stack: str) -> Work:
+    """The stack's resource claims the role, default properties (as its Create does)."""
 
-    outcome = run_together(
-        lambda: release_role(first, VPC_ROLE, ref(world, "a")),
-        lambda: release_role(second, VPC_ROLE, ref(world, "b")),
-    )
+    def claim(client: Any, role: RoleSpec) -> Any:
+        claimant = Claimant(client, ref(world, stack), Properties())
+        return claim_role(claimant, role, expect_existing=False)
+
+    return claim
+
+
+@dataclass(frozen=True)
+class Step:
+    """One ordering constraint: ``who``'s n-th ``operation`` is a named step (``mark``) or
+    waits until one has happened (``hold``)."""
+
+    who: str
+    kind: str
+    operation: str
+    step: str
+    occurrence: int = 1
+
+    def apply(self, schedule: Schedule, clients: dict[str, Any]) -> None:
+        client = clients[self.who]
+        if self.kind == "mark":
+            schedule.mark(client, self.operation, self.step, self.occurrence)
+        else:
+            schedule.hold(client, self.operation, until=self.step, occurrence=self.occurrence)
+
+
+def play(world: World, role: RoleSpec, steps: tuple[Step, ...], **work: Work) -> None:
+    """Run ``work`` (by client name) on threads with clients of their own, ordered by
+    ``steps``; every job must finish without an error or a step waited for in vain."""
+    clients = {name: new_client() for name in work}
+    schedule = Schedule()
+    for step in steps:
+        step.apply(schedule, clients)
+
+    outcome = run_together(*(partial(job, clients[name], role) for name, job in work.items()))
 
     assert not [r for r in outcome if isinstance(r, Exception)], outcome
     assert not schedule.timeouts
-    assert role_snapshot(world.iam, VPC_ROLE.name) is None, "the role outlived its last claim"
 
 
-def test_two_last_claimants_leaving_a_hand_made_role_at_once_leave_it_as_found(
-    world: World,
+#: Both last claimants read the role (and so each other's claim) before either removes its own.
+BOTH_READ_FIRST = (
+    Step("first", "mark", "GetRole", "first read"),
+    Step("second", "mark", "GetRole", "second read"),
+    Step("first", "hold", "UntagRole", "second read"),
+    Step("second", "hold", "UntagRole", "first read"),
+)
+
+
+@pytest.mark.parametrize(
+    ("role", "made_by_hand", "properties"),
+    [
+        (VPC_ROLE, False, {"CreateCloudWatchLogsRole": "false"}),
+        (REDSHIFT_ROLE, True, {"CreateRedshiftRole": "true"}),
+    ],
+    ids=["made-by-this-project-is-deleted", "made-by-hand-is-left-as-found"],
+)
+def test_two_last_claimants_leaving_at_once(
+    world: World, role: RoleSpec, made_by_hand: bool, properties: dict[str, str]
 ) -> None:
-    found = make_console_role(world.iam, REDSHIFT_ROLE, extras=True)
+    found = None
+    if made_by_hand:
+        found = make_console_role(world.iam, role, owners_policies=True, tag_count=1)
     for name in ("a", "b"):
-        world.stack(name).create(CreateRedshiftRole="true", PropagationDelaySeconds="0")
-    first, second, schedule = new_client(), new_client(), Schedule()
-    schedule.mark(first, "GetRole", "first read")
-    schedule.mark(second, "GetRole", "second read")
-    schedule.hold(first, "UntagRole", until="second read")
-    schedule.hold(second, "UntagRole", until="first read")
+        world.stack(name).create(**properties, PropagationDelaySeconds="0")
 
-    outcome = run_together(
-        lambda: release_role(first, REDSHIFT_ROLE, ref(world, "a")),
-        lambda: release_role(second, REDSHIFT_ROLE, ref(world, "b")),
-    )
+    play(world, role, BOTH_READ_FIRST, first=leave(world, "a"), second=leave(world, "b"))
 
-    assert not [r for r in outcome if isinstance(r, Exception)], outcome
-    assert not schedule.timeouts
-    left = role_snapshot(world.iam, REDSHIFT_ROLE.name)
-    assert left is not None, "a hand-made role was deleted"
-    assert (left.tags, left.trust) == (found.tags, found.trust), "not left as it was found"
+    left = view(world.iam, role.name)
+    if found is None:
+        assert left is None, "the role outlived its last claim"
+    else:
+        assert left is not None, "a hand-made role was deleted"
+        assert (left.tags, left.trust) == (found.tags, found.trust), "not left as it was found"
 
 
-def test_claim_between_the_leavers_last_read_and_its_delete_keeps_the_role(world: World) -> None:
-    world.stack("a").create(CreateCloudWatchLogsRole="false", PropagationDelaySeconds="0")
-    leaver, joiner, schedule = new_client(), new_client(), Schedule()
-    schedule.mark(leaver, "GetRole", "leaver re-read", occurrence=2)
-    schedule.hold(joiner, "CreateRole", until="leaver re-read")
-    schedule.mark(joiner, "AttachRolePolicy", "joiner attached")
-    schedule.hold(leaver, "DeleteRole", until="joiner attached")
+#: A claimant leaving (stack a, the role's only claim) while another joins (stack b).
+LEAVER_AND_JOINER = {
+    "claim-between-the-leavers-last-read-and-its-delete-keeps-the-role": (
+        Step("leaver", "mark", "GetRole", "leaver re-read", occurrence=2),
+        Step("joiner", "hold", "CreateRole", "leaver re-read"),
+        Step("joiner", "mark", "AttachRolePolicy", "joiner attached"),
+        Step("leaver", "hold", "DeleteRole", "joiner attached"),
+    ),
+    "delete-between-the-joiners-tag-and-attach-makes-the-joiner-create-it-again": (
+        Step("leaver", "mark", "GetRole", "leaver re-read", occurrence=2),
+        Step("joiner", "hold", "TagRole", "leaver re-read"),
+        Step("joiner", "mark", "TagRole", "joiner tagged"),
+        Step("leaver", "hold", "DeleteRole", "joiner tagged"),
+        Step("leaver", "mark", "DeleteRole", "leaver deleted"),
+        Step("joiner", "hold", "AttachRolePolicy", "leaver deleted"),
+    ),
+    "joiner-done-before-the-leaver-detaches-keeps-its-policy": (
+        Step("leaver", "mark", "GetRole", "leaver read"),
+        Step("joiner", "hold", "CreateRole", "leaver read"),
+        Step("joiner", "mark", "AttachRolePolicy", "joiner attached"),
+        Step("leaver", "hold", "DetachRolePolicy", "joiner attached"),
+    ),
+}
 
-    outcome = run_together(
-        lambda: release_role(leaver, VPC_ROLE, ref(world, "a")),
-        lambda: claim(joiner, VPC_ROLE, ref(world, "b")),
-    )
 
-    assert not [r for r in outcome if isinstance(r, Exception)], outcome
-    assert not schedule.timeouts
-    _assert_held_by_b_alone(world)
-
-
-def test_delete_between_the_joiners_tag_and_attach_makes_the_joiner_create_it_again(
-    world: World,
+@pytest.mark.parametrize("steps", LEAVER_AND_JOINER.values(), ids=LEAVER_AND_JOINER.keys())
+def test_a_claimant_joining_as_the_last_one_leaves_holds_the_role_alone(
+    world: World, steps: tuple[Step, ...]
 ) -> None:
     world.stack("a").create(CreateCloudWatchLogsRole="false", PropagationDelaySeconds="0")
-    leaver, joiner, schedule = new_client(), new_client(), Schedule()
-    schedule.mark(leaver, "GetRole", "leaver re-read", occurrence=2)
-    schedule.hold(joiner, "TagRole", until="leaver re-read")
-    schedule.mark(joiner, "TagRole", "joiner tagged")
-    schedule.hold(leaver, "DeleteRole", until="joiner tagged")
-    schedule.mark(leaver, "DeleteRole", "leaver deleted")
-    schedule.hold(joiner, "AttachRolePolicy", until="leaver deleted")
 
-    outcome = run_together(
-        lambda: release_role(leaver, VPC_ROLE, ref(world, "a")),
-        lambda: claim(joiner, VPC_ROLE, ref(world, "b")),
-    )
+    play(world, VPC_ROLE, steps, leaver=leave(world, "a"), joiner=join(world, "b"))
 
-    assert not [r for r in outcome if isinstance(r, Exception)], outcome
-    assert not schedule.timeouts
-    _assert_held_by_b_alone(world)
-
-
-def test_joiner_done_before_the_leaver_detaches_keeps_its_policy(world: World) -> None:
-    world.stack("a").create(CreateCloudWatchLogsRole="false", PropagationDelaySeconds="0")
-    leaver, joiner, schedule = new_client(), new_client(), Schedule()
-    schedule.mark(leaver, "GetRole", "leaver read")
-    schedule.hold(joiner, "CreateRole", until="leaver read")
-    schedule.mark(joiner, "AttachRolePolicy", "joiner attached")
-    schedule.hold(leaver, "DetachRolePolicy", until="joiner attached")
-
-    outcome = run_together(
-        lambda: release_role(leaver, VPC_ROLE, ref(world, "a")),
-        lambda: claim(joiner, VPC_ROLE, ref(world, "b")),
-    )
-
-    assert not [r for r in outcome if isinstance(r, Exception)], outcome
-    assert not schedule.timeouts
-    _assert_held_by_b_alone(world)
-
-
-def _assert_held_by_b_alone(world: World) -> None:
-    role = role_snapshot(world.iam, VPC_ROLE.name)
+    role = view(world.iam, VPC_ROLE.name)
     assert role is not None, "a live claim's role was deleted"
-    assert claimants(world.iam, VPC_ROLE.name) == {"b"}
-    assert VPC_ROLE.managed_policy_arn(PARTITION) in role.attached
-    assert role.tag_dict.get("dms-prerequisite-roles:origin") == "created"
+    assert role.claimants == {"b"}
+    assert VPC_ROLE.managed_policy_arn(PARTITION) in role.policy_arns
+    assert role.origin == "created"
 
 
 pytestmark = pytest.mark.usefixtures("backoff")

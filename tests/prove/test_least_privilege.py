@@ -1,7 +1,7 @@
 """Least privilege, proven: every IAM call the function made is allowed by template.yaml,
 and template.yaml grants no action, role or managed policy the function never uses.
 
-Calls are recorded across the whole session (tests/prove/evidence.py, hooked
+Calls are recorded across the whole session (testkit/evidence.py, hooked
 into every in-process invocation and every race worker). The checks run last
 (``evidence_check``), and first replay the representative scenarios themselves,
 so they mean the same when this file runs alone. The policy is evaluated by
@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.prove.evidence import EVIDENCE, IamCall
+from testkit import ACCOUNT
+from testkit.calls import IamCall
+from testkit.evidence import EVIDENCE
 from tests.prove.policy import (
     RUNTIME_ACTIONS,
     TEMPLATE,
@@ -22,11 +24,10 @@ from tests.prove.policy import (
     Request,
     matches,
     requests_of,
+    role_arn,
 )
 from tests.prove.scenarios import SCENARIOS
 from tests.prove.world import World
-
-ACCOUNT = "123456789012"
 
 
 def replay_representative_scenarios(world: World) -> None:
@@ -38,7 +39,7 @@ def replay_representative_scenarios(world: World) -> None:
 
 
 def _call(action: str, role: str, policy: str | None = None, *, tags: bool = False) -> IamCall:
-    return IamCall(action, role, policy, tags, "aws", ACCOUNT, "self-test")
+    return IamCall(action, role, policy, tags, started=0.0)
 
 
 @pytest.mark.evidence_check
@@ -47,13 +48,14 @@ def test_every_iam_call_of_the_session_is_allowed_by_the_function_policy(world: 
     calls = EVIDENCE.calls
     policies: dict[tuple[str, str], FunctionPolicy] = {}
     denied = []
-    for call in calls:
-        where = (call.partition, call.account)
+    for invocation in list(EVIDENCE.invocations):
+        where = (invocation.partition, invocation.account)
         if where not in policies:
             policies[where] = FunctionPolicy.load(*where)
         denied += [
-            f"{r.action} on {r.resource} {dict(r.context)} ({call.source})"
-            for r in requests_of(call)
+            f"{r.action} on {r.resource} {dict(r.context)} ({invocation.source})"
+            for call in invocation.calls
+            for r in requests_of(call, *where)
             if not policies[where].allows(r)
         ]
     EVIDENCE.count("IAM calls checked against the function policy", len(calls))
@@ -68,8 +70,9 @@ def test_function_policy_grants_nothing_the_function_never_uses(world: World) ->
     policy = FunctionPolicy.load()
     requests = [
         r
-        for call in EVIDENCE.calls
-        if (call.partition, call.account) == ("aws", ACCOUNT)
+        for invocation in list(EVIDENCE.invocations)
+        if (invocation.partition, invocation.account) == ("aws", ACCOUNT)
+        for call in invocation.calls
         for r in requests_of(call)
     ]
     unused = []
@@ -106,10 +109,11 @@ def test_policy_evaluation_denies_what_the_template_does_not_grant(tmp_path: Pat
         _call("DetachRolePolicy", "dms-vpc-role", None),
         _call("PutRolePolicy", "dms-vpc-role"),
         _call("PassRole", "dms-vpc-role"),
-        IamCall("GetRole", "dms-vpc-role", None, False, "aws", "999999999999", "self-test"),
     ]
+    elsewhere = _call("GetRole", "dms-vpc-role")
     assert all(policy.allows(r) for c in allowed for r in requests_of(c))
     assert not [c for c in denied if all(policy.allows(r) for r in requests_of(c))]
+    assert not all(policy.allows(r) for r in requests_of(elsewhere, "aws", "999999999999"))
 
     # Without iam:TagRole, CreateRole with Tags is refused by IAM: the check must see it.
     text = TEMPLATE.read_text()
@@ -119,4 +123,4 @@ def test_policy_evaluation_denies_what_the_template_does_not_grant(tmp_path: Pat
     without_tag_role = FunctionPolicy.load(path=narrowed)
     create = _call("CreateRole", "dms-vpc-role", tags=True)
     assert not all(without_tag_role.allows(r) for r in requests_of(create))
-    assert without_tag_role.allows(Request("iam:CreateRole", create.role_arn))
+    assert without_tag_role.allows(Request("iam:CreateRole", role_arn(create)))

@@ -25,24 +25,23 @@ from typing import Any
 import boto3
 import pytest
 from dms_prereq.catalogue import REDSHIFT_ROLE, ROLES
-from dms_prereq.iam import CLAIM_KEY_PREFIX, ORIGIN_KEY
+from dms_prereq.ownership import ORIGIN_KEY, TAG_PREFIX
 
+from testkit import REGION
+from testkit.console import make_console_role
+from testkit.evidence import EVIDENCE, leaks
+from testkit.stack import SimulatedStack
+from testkit.views import RoleView, view
 from tests.prove.conftest import worker_environment
-from tests.prove.evidence import EVIDENCE, leaks
 from tests.prove.workers import Environments
 from tests.prove.world import (
     BOUNDARY_A,
     BOUNDARY_B,
     PARTITION,
-    RoleSnapshot,
     SignedStandIn,
     enabled_roles,
     make_boundaries,
-    make_console_role,
-    role_brief,
 )
-from tools.local_aws import REGION
-from tools.stack import SimulatedStack
 
 pytestmark = pytest.mark.slow
 
@@ -107,36 +106,36 @@ def plan_round(
 
 
 def wrong_states(
-    iam: Any, live: dict[str, dict[str, Any] | None], console: dict[str, RoleSnapshot]
+    iam: Any, live: dict[str, dict[str, Any] | None], console: dict[str, RoleView]
 ) -> list[str]:
     wrong = []
     for spec in ROLES:
         needed = {n for n, p in live.items() if p is not None and spec.name in enabled_roles(p)}
-        role = role_brief(iam, spec.name)
+        role = view(iam, spec.name)
         made_by_hand = console.get(spec.name)
         if role is None:
             if needed or made_by_hand:
                 wrong.append(f"{spec.name} is gone but {sorted(needed)} need it")
             continue
-        tags = role.tag_dict
-        claims = {v.split("/")[1] for k, v in tags.items() if k.startswith(CLAIM_KEY_PREFIX)}
+        tags = role.tags
+        claims = role.claimants
         if claims != needed:
             wrong.append(f"{spec.name} is claimed by {sorted(claims)}, needed by {sorted(needed)}")
         if made_by_hand:
             if (
                 role.trust != made_by_hand.trust
-                or {name for name, _ in role.inline} != {name for name, _ in made_by_hand.inline}
-                or not made_by_hand.attached <= role.attached
+                or role.inline != made_by_hand.inline
+                or not made_by_hand.policy_arns <= role.policy_arns
             ):
                 wrong.append(f"{spec.name}, made by hand, lost its trust policy or policies")
-            if not needed and any(k.startswith("dms-prerequisite-roles:") for k in tags):
+            if not needed and any(k.startswith(TAG_PREFIX) for k in tags):
                 wrong.append(f"{spec.name}, made by hand and unclaimed, keeps this project's tags")
         else:
             if not needed:
                 wrong.append(f"{spec.name} outlived its last claim")
             if tags.get(ORIGIN_KEY) != "created":
                 wrong.append(f"{spec.name} lost its created-mark")
-            if spec.managed_policy_arn(PARTITION) not in role.attached:
+            if spec.managed_policy_arn(PARTITION) not in role.policy_arns:
                 wrong.append(f"{spec.name} lacks {spec.managed_policy}")
     return wrong
 
@@ -146,7 +145,9 @@ def test_concurrent_stacks_leave_exactly_the_roles_live_claims_need(
 ) -> None:
     iam = _observer(iam_url)
     make_boundaries(iam)  # also loads the managed policies before the first round
-    console = {REDSHIFT_ROLE.name: make_console_role(iam, REDSHIFT_ROLE)}
+    console = {
+        REDSHIFT_ROLE.name: make_console_role(iam, REDSHIFT_ROLE, owners_policies=True, tag_count=1)
+    }
     environment = worker_environment(iam_url)
     rng = random.Random(SEED)
     stacks = [

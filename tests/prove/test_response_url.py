@@ -14,8 +14,9 @@ from collections.abc import Iterator
 import pytest
 from dms_prereq.catalogue import VPC_ROLE
 
-from tests.prove.evidence import EVIDENCE
-from tests.prove.world import SignedStandIn, World, role_snapshot
+from testkit.evidence import EVIDENCE
+from testkit.views import view
+from tests.prove.world import SignedStandIn, World
 
 #: crhelper answers "timed out" 0.5 s before the deadline; the sender keeps 0.3 s back.
 DEADLINE_SLACK_SECONDS = 1.0
@@ -76,7 +77,7 @@ def test_answer_is_retried_until_cloudformation_takes_it_once(
     EVIDENCE.count("ResponseURL misbehaviours survived")
     assert done.error is None
     assert [a["Status"] for a in done.answers] == ["SUCCESS"]
-    assert (role_snapshot(world.iam, VPC_ROLE.name) is None) == (request_type == "Delete")
+    assert (view(world.iam, VPC_ROLE.name) is None) == (request_type == "Delete")
 
 
 def test_slow_endpoint_within_the_deadline_gets_its_answer(

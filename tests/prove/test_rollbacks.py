@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dms_prereq.catalogue import REDSHIFT_ROLE, VPC_ROLE
 
-from tests.prove.world import World, make_console_role, snapshot
+from testkit.console import make_console_role
+from testkit.views import snapshot
+from tests.prove.world import World
 
 ONLY_REDSHIFT = {
     "CreateVpcRole": "false",
@@ -24,13 +26,15 @@ ONLY_REDSHIFT = {
 def test_rollback_of_a_failed_update_takes_back_a_role_held_under_fail_policy(
     world: World,
 ) -> None:
-    make_console_role(world.iam, REDSHIFT_ROLE)
+    make_console_role(world.iam, REDSHIFT_ROLE, owners_policies=True, tag_count=1)
     stack = world.stack("careful")
     assert stack.create(**ONLY_REDSHIFT)["Status"] == "SUCCESS"
     held = {**ONLY_REDSHIFT, "ExistingRolePolicy": "Fail"}
     assert stack.update(**held)["Status"] == "SUCCESS"  # already its claim: allowed
     # Somebody makes dms-vpc-role by hand, with a trust policy DMS cannot use.
-    make_console_role(world.iam, VPC_ROLE, principals=("ec2.amazonaws.com",))
+    make_console_role(
+        world.iam, VPC_ROLE, principals=("ec2.amazonaws.com",), owners_policies=True, tag_count=1
+    )
     before = snapshot(world.iam)
 
     failed = stack.update(

@@ -7,7 +7,7 @@ function would see (``AWS_ENDPOINT_URL_IAM`` pointing at a moto_server,
 ``POWERTOOLS_LOG_LEVEL``), each running one request at a time.
 
 Inside a worker every invocation runs under the worker's own
-:data:`~tests.prove.evidence.EVIDENCE`, whose record travels back with the
+:data:`~testkit.evidence.EVIDENCE`, whose record travels back with the
 result; and the worker's file descriptors 1 and 2 go to a file, so even what
 bypasses logging is kept for the clean-log check.
 """
@@ -18,15 +18,14 @@ import multiprocessing
 import os
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from tests.prove.evidence import EVIDENCE, Invocation
+from testkit.evidence import EVIDENCE, Invocation
+from testkit.invoke import InProcessFunction
 
-_APP: Any = None
+_FUNCTION: InProcessFunction | None = None
 
 
 @dataclass(frozen=True)
@@ -37,29 +36,23 @@ class Result:
 
 
 def _start(environment: dict[str, str], folder: str) -> None:
-    """Worker initialiser: capture fds 1 and 2, then cold-start the function."""
-    global _APP
+    """Worker initialiser: capture fds 1 and 2, then cold-start the function, which
+    builds its IAM client from ``environment`` as it does in Lambda."""
+    global _FUNCTION
     log = os.open(Path(folder) / f"worker-{os.getpid()}.log", os.O_WRONLY | os.O_CREAT, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.environ.update(environment)
-    import app
-
-    _APP = app
+    _FUNCTION = InProcessFunction()
 
 
 def _invoke(event: dict[str, Any], timeout_seconds: float, source: str) -> Result:
-    from tools.stack import FakeContext
-
-    error: str | None = None
-    started = time.monotonic()
-    with EVIDENCE.invocation(_APP.IAM, event, source) as seen:
-        try:
-            _APP.lambda_handler(event, FakeContext(timeout_seconds))
-        except BaseException as raised:
-            error = repr(raised)
+    assert _FUNCTION is not None, "the worker was not started"
+    with EVIDENCE.invocation(_FUNCTION.client, event, source) as seen:
+        done = _FUNCTION.run(event, timeout_seconds)
     sys.stdout.flush()
-    return Result(seen, time.monotonic() - started, error)
+    error = repr(done.error) if done.error is not None else None
+    return Result(seen, done.seconds, error)
 
 
 class Environments:
@@ -93,12 +86,7 @@ class Environments:
     def __enter__(self) -> Environments:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_: object) -> None:
         self._pool.terminate()
         self._pool.join()
         self._folder.cleanup()

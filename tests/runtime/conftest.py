@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from testkit.local_aws import CloudFormationStandIn, MotoServer
 from tools.lambda_runtime import ROOT, FunctionConfig, LocalLambda
-from tools.local_aws import CloudFormationStandIn, MotoServer
 
 
 @pytest.fixture(scope="session")
@@ -48,15 +48,23 @@ def lambda_env(moto_server: MotoServer, cfn: CloudFormationStandIn) -> dict[str,
 def local_lambda(
     built: FunctionConfig, lambda_env: dict[str, str | None], server_iam: Any
 ) -> Iterator[Callable[..., LocalLambda]]:
-    """``local_lambda(timeout_seconds=..., **env)``: a started LocalLambda, closed after the test.
+    """``local_lambda(timeout_seconds=..., init_timeout_seconds=..., **env)``: a started
+    LocalLambda, closed after the test.
 
-    Keyword arguments other than ``timeout_seconds`` change its environment; None removes.
+    Keyword arguments other than the two limits change its environment; None removes.
     """
     started: list[LocalLambda] = []
 
-    def make(timeout_seconds: float | None = None, **env: str | None) -> LocalLambda:
+    def make(
+        timeout_seconds: float | None = None,
+        init_timeout_seconds: float | None = None,
+        **env: str | None,
+    ) -> LocalLambda:
         function = LocalLambda(
-            built, env={**lambda_env, **env}, timeout_seconds=timeout_seconds
+            built,
+            env={**lambda_env, **env},
+            timeout_seconds=timeout_seconds,
+            init_timeout_seconds=init_timeout_seconds,
         ).start()
         started.append(function)
         return function

@@ -1,10 +1,10 @@
-"""The sample requests of events/*.json, as properties for tools.stack.SimulatedStack."""
+"""The sample requests of events/*.json, as properties for testkit.stack.SimulatedStack."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tools.stack import load_event
+from testkit.stack import load_event
 
 
 def sample_properties(name: str, **overrides: str) -> dict[str, Any]:

@@ -17,11 +17,11 @@ import time
 
 import pytest
 
-from tests.roles_view import claimants, view
+from testkit.local_aws import SIGNATURE_MARK
+from testkit.stack import SimulatedStack, load_event
+from testkit.views import claimants, view
 from tests.runtime.samples import sample_properties
 from tools.lambda_runtime import ROOT, Outcome
-from tools.local_aws import SIGNATURE_MARK
-from tools.stack import SimulatedStack, load_event
 
 pytestmark = pytest.mark.runtime
 
@@ -64,6 +64,36 @@ def test_sample_lifecycle_on_the_built_artifact(local_lambda, cfn, server_iam, b
     assert [i.cold_start for i in invocations] == [True, False, False, False]
     assert all(i.max_memory_mb and i.max_memory_mb < built.memory_mb for i in invocations)
     assert all(SIGNATURE_MARK not in i.logs for i in invocations), "logged the ResponseURL"
+
+
+def test_warm_invokes_after_a_real_propagation_wait_meet_only_the_invoke_limit(
+    local_lambda, cfn, server_iam
+):
+    # Lambda's init limit covers init only. Set it below the Create's real
+    # propagation wait: the warm Update and Delete then start later than that
+    # limit after the process did, and must still run (make invoke's lifecycle).
+    init_limit, wait = 4, 5
+    function = local_lambda(init_timeout_seconds=init_limit)
+    stack = SimulatedStack("runtime-warm-after-wait", invoke=function.invoke, cfn=cfn)
+
+    created = stack.create(**sample_properties("create", PropagationDelaySeconds=str(wait)))
+    updated = stack.update(**sample_properties("update", PropagationDelaySeconds="0"))
+    deleted = stack.delete()
+
+    assert [b["Status"] for b in (created, updated, deleted)] == ["SUCCESS"] * 3, [
+        b["Reason"] for b in (created, updated, deleted)
+    ]
+    create, update, delete = function.invocations
+    assert [i.outcome for i in function.invocations] == [Outcome.SUCCESS] * 3
+    assert [i.cold_start for i in function.invocations] == [True, False, False]
+    # The init limit held the init phase alone ...
+    assert create.init_duration_ms is not None and create.init_duration_ms < init_limit * 1000
+    # ... the Create's real wait ran past it, within the invoke limit (the Timeout) ...
+    assert wait * 1000 <= create.duration_ms < function.timeout_seconds * 1000
+    # ... and the warm invokes came later than the init limit after the process started.
+    assert update.delivered_at is not None and create.delivered_at is not None
+    assert update.delivered_at - create.delivered_at > init_limit
+    assert update.init_duration_ms is None and delete.init_duration_ms is None
 
 
 def test_redshift_sample_creates_all_three_roles(local_lambda, cfn, server_iam):
@@ -199,3 +229,32 @@ def test_invoke_prints_logs_and_the_answer_cloudformation_received():
     assert delete["Status"] == "SUCCESS"
     assert done.stderr.count("REPORT RequestId:") == 2
     assert "Init Duration" in done.stderr
+
+
+def test_invoke_plays_the_documented_lifecycle_in_one_warm_runtime():
+    """``make invoke EVENT="events/create.json events/update.json events/delete.json"``.
+
+    The samples' real 10-second propagation waits put the warm Update and Delete
+    past Lambda's 10-second init limit after the process started: only the
+    Timeout may hold them.
+    """
+    events = ["events/create.json", "events/update.json", "events/delete.json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.invoke", *events],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    decoder, answers, rest = json.JSONDecoder(), [], done.stdout
+    while rest.strip():
+        answer, end = decoder.raw_decode(rest.lstrip())
+        answers.append(answer)
+        rest = rest.lstrip()[end:]
+    assert [a["Status"] for a in answers] == ["SUCCESS"] * 3, [a.get("Reason") for a in answers]
+    reports = [line for line in done.stderr.splitlines() if line.startswith("REPORT RequestId:")]
+    assert len(reports) == 3
+    assert ["Init Duration" in line for line in reports] == [True, False, False], "one warm runtime"
+    assert "InitTimeout" not in done.stderr

@@ -9,6 +9,7 @@ crashes and memory are reported.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,17 +23,23 @@ pytestmark = pytest.mark.runtime
 
 @pytest.fixture
 def run(built: FunctionConfig, tmp_path: Path) -> Iterator[Callable[..., LocalLambda]]:
-    """``run(source, timeout=2)``: a started LocalLambda whose app.py is ``source``."""
+    """``run(source, timeout=2, init_timeout=None)``: a started LocalLambda whose app.py is
+    ``source``; ``init_timeout`` None is Lambda's 10 seconds."""
     started: list[LocalLambda] = []
 
-    def make(source: str, timeout: float = 2.0) -> LocalLambda:
+    def make(source: str, timeout: float = 2.0, init_timeout: float | None = None) -> LocalLambda:
         code = tmp_path / f"fn{len(started)}"
         code.mkdir()
         (code / "app.py").write_text(source)
         config = replace(
             built, code_dir=code, handler="app.handler", environment={"FROM_TEMPLATE": "yes"}
         )
-        function = LocalLambda(config, env={"FROM_CALLER": "yes"}, timeout_seconds=timeout)
+        function = LocalLambda(
+            config,
+            env={"FROM_CALLER": "yes"},
+            timeout_seconds=timeout,
+            init_timeout_seconds=init_timeout,
+        )
         started.append(function.start())
         return function
 
@@ -101,6 +108,51 @@ def test_deadline_kills_the_runtime_and_the_next_invoke_is_cold(run):
     assert 1000 <= timed_out.duration_ms < 1500
     assert "Task timed out after 1.00 seconds" in timed_out.logs
     assert after.cold_start
+
+
+def test_init_longer_than_the_init_limit_is_an_init_timeout(run):
+    function = run(
+        "import time\ntime.sleep(3)\ndef handler(event, context):\n    return 1\n",
+        timeout=10.0,
+        init_timeout=1.0,
+    )
+
+    invocation = function.invoke({})
+
+    assert invocation.outcome is Outcome.INIT_ERROR
+    assert invocation.payload == {
+        "errorType": "Runtime.InitTimeout",
+        "errorMessage": "init exceeded 1 seconds",
+    }
+    assert invocation.delivered_at is None
+    assert 1000 <= invocation.init_duration_ms < 2500, "killed at the init limit, not later"
+    assert "INIT_REPORT" in invocation.logs
+
+
+def test_init_limit_and_invoke_limit_are_separate_clocks(run):
+    # Init takes 1.5 s of a 3 s init limit; the invokes 0.6 s of a 1 s Timeout,
+    # except the last. Neither limit counts the other phase's time, nor the idle
+    # time between invokes: the warm ones start well past 3 s after the process.
+    function = run(
+        "import time\ntime.sleep(1.5)\n"
+        "def handler(event, context):\n    time.sleep(event['sleep'])\n    return event['sleep']\n",
+        timeout=1.0,
+        init_timeout=3.0,
+    )
+
+    cold = function.invoke({"sleep": 0.6})
+    time.sleep(1.5)  # now about 3.6 s after the process started
+    warm = [function.invoke({"sleep": 0.6}) for _ in range(3)]
+    over = function.invoke({"sleep": 5})
+
+    assert cold.outcome is Outcome.SUCCESS and cold.cold_start
+    assert 1500 <= cold.init_duration_ms < 3000
+    assert 600 <= cold.duration_ms < 1000, "init time is not invoke time"
+    assert [i.outcome for i in warm] == [Outcome.SUCCESS] * 3
+    assert not any(i.cold_start for i in warm)
+    assert over.outcome is Outcome.TIMEOUT
+    assert over.payload["errorType"] == "Sandbox.Timedout"
+    assert 1000 <= over.duration_ms < 1500
 
 
 def test_import_error_is_an_init_error_and_the_event_is_never_delivered(run):

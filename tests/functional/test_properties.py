@@ -6,8 +6,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from dms_prereq.catalogue import CLOUDWATCH_LOGS_ROLE, REDSHIFT_ROLE, VPC_ROLE
 
-from tests.roles_view import view
-from tools.stack import load_event
+from testkit.calls import CallRecorder
+from testkit.stack import load_event
+from testkit.views import view
 
 BOUNDARY = "arn:aws:iam::123456789012:policy/dms-boundary"
 
@@ -144,15 +145,11 @@ def test_propagation_wait_is_cut_to_the_time_left(function, cfn, sleeps):
 @pytest.mark.parametrize(
     ("partition", "region"), [("aws-us-gov", "us-gov-west-1"), ("aws-cn", "cn-north-1")]
 )
-def test_partition_comes_from_the_stack_arn(stack, monkeypatch, partition, region):
-    import app
+def test_partition_comes_from_the_stack_arn(stack, function, partition, region):
     import boto3
 
     client = boto3.client("iam", region_name=region)
-    attached: list[str] = []
-
-    def record_attach(params, **_):
-        attached.append(params["PolicyArn"])
+    calls = CallRecorder(client)
 
     def answer_attach(**_):
         if partition == "aws-us-gov":
@@ -161,9 +158,8 @@ def test_partition_comes_from_the_stack_arn(stack, monkeypatch, partition, regio
             return AWSResponse("", 200, {}, None), {"ResponseMetadata": {"HTTPStatusCode": 200}}
         return None
 
-    client.meta.events.register("before-parameter-build.iam.AttachRolePolicy", record_attach)
     client.meta.events.register("before-call.iam.AttachRolePolicy", answer_attach)
-    monkeypatch.setattr(app, "IAM", client)
+    function.client = client
     body = stack("abroad", partition=partition).create(
         CreateRedshiftRole="true", PropagationDelaySeconds="0"
     )
@@ -173,6 +169,7 @@ def test_partition_comes_from_the_stack_arn(stack, monkeypatch, partition, regio
     assert body["Data"]["VpcRoleArn"] == client.get_role(RoleName="dms-vpc-role")["Role"]["Arn"]
     if partition == "aws-cn":
         assert body["Data"]["VpcRoleArn"] == "arn:aws-cn:iam::123456789012:role/dms-vpc-role"
+    attached = [call.policy_arn for call in calls.take() if call.action == "AttachRolePolicy"]
     assert sorted(attached) == sorted(
         f"arn:{partition}:iam::aws:policy/service-role/{name}"
         for name in (

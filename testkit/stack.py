@@ -2,7 +2,7 @@
 
 Requests are built from ``events/*.json`` (the one source of sample requests),
 with the stack's own StackId, a fresh RequestId and a ResponseURL on the
-:class:`~tools.local_aws.CloudFormationStandIn`. ``update`` fills
+:class:`~testkit.local_aws.CloudFormationStandIn`. ``update`` fills
 OldResourceProperties from the previous request, as CloudFormation does, and
 ``rollback`` sends the previous properties again.
 """
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.local_aws import ACCOUNT, REGION, CloudFormationStandIn
+from testkit import ACCOUNT, REGION
+from testkit.local_aws import CloudFormationStandIn
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 SERVICE_TOKEN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:dms-prerequisite-roles-Function"
@@ -38,23 +38,6 @@ def stack_id(name: str, partition: str = "aws", account: str = ACCOUNT) -> str:
     region = REGIONS[partition]
     stable = uuid.uuid5(uuid.NAMESPACE_URL, f"{partition}/{account}/{name}")
     return f"arn:{partition}:cloudformation:{region}:{account}:stack/{name}/{stable}"
-
-
-class FakeContext:
-    """The parts of the Lambda context object the function uses."""
-
-    def __init__(self, timeout_seconds: float = 300.0, function_name: str = "dms-prereq") -> None:
-        self._deadline = time.monotonic() + timeout_seconds
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = 128
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 @dataclass

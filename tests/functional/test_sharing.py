@@ -5,37 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from dms_prereq.catalogue import CLOUDWATCH_LOGS_ROLE, VPC_ROLE
+from dms_prereq.catalogue import CLOUDWATCH_LOGS_ROLE, VPC_ROLE, RoleSpec
 
-from tests.roles_view import claimants, view
+from testkit.console import OWNERS_POLICY, add_owners_policy, console_trust, make_console_role
+from testkit.views import claimants, view
 
 DEFAULT_ROLES = (VPC_ROLE.name, CLOUDWATCH_LOGS_ROLE.name)
 NO_WAIT = {"PropagationDelaySeconds": "0"}
-DMS_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "dms.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+EC2 = ("ec2.amazonaws.com",)
 
 
-def console_role(iam, name: str, trust: dict = DMS_TRUST) -> None:
-    """A role made the way the DMS console makes it, plus an inline policy of the user's."""
-    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-    iam.put_role_policy(
-        RoleName=name,
-        PolicyName="team-extra",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}],
-            }
-        ),
-    )
+def console_role(iam, role: RoleSpec, principals: tuple[str, ...] | None = None) -> None:
+    """A role made by hand with no policy of DMS's, only an inline policy of its owner's."""
+    make_console_role(iam, role, principals=principals, with_managed_policy=False)
+    add_owners_policy(iam, role.name)
 
 
 @pytest.mark.parametrize("first_deleted", ["a", "b"])
@@ -66,15 +49,7 @@ def test_second_stack_repairs_drift_on_shared_role(stack, iam):
     policy = "arn:aws:iam::aws:policy/service-role/AmazonDMSVPCManagementRole"
     iam.detach_role_policy(RoleName=VPC_ROLE.name, PolicyArn=policy)
     iam.update_assume_role_policy(
-        RoleName=VPC_ROLE.name,
-        PolicyDocument=json.dumps(
-            {
-                **DMS_TRUST,
-                "Statement": [
-                    {**DMS_TRUST["Statement"][0], "Principal": {"Service": "ec2.amazonaws.com"}}
-                ],
-            }
-        ),
+        RoleName=VPC_ROLE.name, PolicyDocument=json.dumps(console_trust(VPC_ROLE, EC2))
     )
 
     body = stack("second").create(**NO_WAIT)
@@ -86,7 +61,7 @@ def test_second_stack_repairs_drift_on_shared_role(stack, iam):
 
 
 def test_console_role_is_adopted_and_never_deleted(stack, iam):
-    console_role(iam, VPC_ROLE.name)
+    console_role(iam, VPC_ROLE)
     a = stack("adopter")
 
     body = a.create(**NO_WAIT)
@@ -97,21 +72,21 @@ def test_console_role_is_adopted_and_never_deleted(stack, iam):
     role = view(iam, VPC_ROLE.name)
     assert role.origin == "adopted"
     assert role.attached == {"AmazonDMSVPCManagementRole"}
-    assert role.inline == {"team-extra"}
+    assert role.inline == {OWNERS_POLICY}
 
     assert a.delete()["Status"] == "SUCCESS"
 
     kept = view(iam, VPC_ROLE.name)
     assert kept is not None
     assert kept.tags == {}  # only this project's tags were removed
-    assert kept.inline == {"team-extra"}
+    assert kept.inline == {OWNERS_POLICY}
     assert kept.attached == {"AmazonDMSVPCManagementRole"}
     assert kept.trust == role.trust
     assert view(iam, CLOUDWATCH_LOGS_ROLE.name) is None
 
 
 def test_fail_policy_refuses_existing_foreign_role(stack, iam):
-    console_role(iam, VPC_ROLE.name)
+    console_role(iam, VPC_ROLE)
 
     body = stack("strict").create(ExistingRolePolicy="Fail", **NO_WAIT)
 
@@ -122,11 +97,8 @@ def test_fail_policy_refuses_existing_foreign_role(stack, iam):
 
 
 def test_foreign_trust_policy_is_refused_and_left_alone(stack, iam):
-    ec2_trust = {
-        **DMS_TRUST,
-        "Statement": [{**DMS_TRUST["Statement"][0], "Principal": {"Service": "ec2.amazonaws.com"}}],
-    }
-    console_role(iam, CLOUDWATCH_LOGS_ROLE.name, trust=ec2_trust)
+    ec2_trust = console_trust(CLOUDWATCH_LOGS_ROLE, EC2)
+    console_role(iam, CLOUDWATCH_LOGS_ROLE, principals=EC2)
     a = stack("picky")
 
     body = a.create(**NO_WAIT)
@@ -169,22 +141,13 @@ def test_delete_of_other_physical_id_releases_nothing(stack, iam):
 def test_role_made_by_project_but_given_extra_policy_is_kept(stack, iam):
     a = stack("owner")
     a.create(**NO_WAIT)
-    iam.put_role_policy(
-        RoleName=VPC_ROLE.name,
-        PolicyName="hand-added",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}],
-            }
-        ),
-    )
+    add_owners_policy(iam, VPC_ROLE.name)
 
     assert a.delete()["Status"] == "SUCCESS"
 
     kept = view(iam, VPC_ROLE.name)
     assert kept is not None
     assert kept.claims == set()
-    assert kept.inline == {"hand-added"}
+    assert kept.inline == {OWNERS_POLICY}
     assert kept.attached == {"AmazonDMSVPCManagementRole"}
     assert view(iam, CLOUDWATCH_LOGS_ROLE.name) is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dms_prereq.catalogue import CLOUDWATCH_LOGS_ROLE, REDSHIFT_ROLE, VPC_ROLE
 
-from tests.roles_view import claimants, view
+from testkit.views import claimants, view
 
 DEFAULT_ROLES = (VPC_ROLE.name, CLOUDWATCH_LOGS_ROLE.name)
 

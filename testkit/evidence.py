@@ -1,17 +1,18 @@
 """What the function did across the whole test session: its IAM calls and its log lines.
 
-Every invocation the suites make (and the shared ``function`` fixture of
-tests/conftest.py) runs inside :meth:`Evidence.invocation`, which
+Every in-process invocation the suites make (tests/conftest.py's ``function``,
+the proving suites' harness and their worker processes) runs inside
+:meth:`Evidence.invocation`, which
 
 * records each IAM call the function's client makes (action, role, policy ARN)
-  through a botocore ``before-parameter-build`` hook, once per API call and
-  never for the calls tests make to inspect IAM;
+  with a :class:`~testkit.calls.CallRecorder`, once per API call and never
+  for the calls tests make to inspect IAM;
 * captures every line the function writes while it runs: the Powertools
   handler's stream, records that reach the root logger (where the Lambda
   runtime prints them) and anything printed to stdout or stderr.
 
 The least-privilege test checks the calls against template.yaml and the
-clean-log test scans the lines for secrets; both run last (see conftest.py).
+clean-log test scans the lines for secrets; both run last (tests/prove/conftest.py).
 """
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from dms_prereq.errors import InvalidRequest
 from dms_prereq.request import ResourceRef
 
+from testkit import ACCOUNT
+from testkit.calls import CallRecorder, IamCall
+
 DEFAULT_PARTITION = "aws"
-DEFAULT_ACCOUNT = "123456789012"
-_HOOK_ID = "prove-evidence-recorder"
+DEFAULT_ACCOUNT = ACCOUNT
 #: Text that must never reach a log, whatever the request: parts of pre-signed URLs
 #: and of signed AWS requests.
 SECRET_PATTERNS = (
@@ -46,27 +50,12 @@ SECRET_PATTERNS = (
 _MIN_SECRET_LENGTH = 12
 
 
-@dataclass(frozen=True)
-class IamCall:
-    """One IAM API call the function made."""
-
-    action: str
-    role: str | None
-    policy_arn: str | None
-    #: CreateRole with Tags: real IAM also requires iam:TagRole for it.
-    with_tags: bool
-    partition: str
-    account: str
-    source: str
-
-    @property
-    def role_arn(self) -> str:
-        return f"arn:{self.partition}:iam::{self.account}:role/{self.role or '*'}"
-
-
 @dataclass
 class Invocation:
-    """One call of the function: what it was given to keep secret, what it did and said."""
+    """One call of the function: what it was given to keep secret, what it did and said.
+
+    ``partition`` and ``account`` are the stack's: where each of its calls acts.
+    """
 
     source: str
     secrets: tuple[str, ...]
@@ -194,6 +183,8 @@ class Evidence:
         self.invocations: list[Invocation] = []
         #: Figures the suites report (faults injected, histories run, ...).
         self.figures: Counter[str] = Counter()
+        # One recorder per client, however many invocations it serves; it goes with the client.
+        self._recorders: WeakKeyDictionary[Any, CallRecorder] = WeakKeyDictionary()
 
     @property
     def calls(self) -> list[IamCall]:
@@ -204,35 +195,18 @@ class Evidence:
         with self._lock:
             self.figures[figure] += amount
 
-    def watch(self, client: Any) -> None:
-        """Record the calls this boto3 IAM client makes while an invocation runs."""
-        client.meta.events.register("before-parameter-build.iam", self._on_call, unique_id=_HOOK_ID)
-
-    def _on_call(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+    def _recorder(self, client: Any) -> CallRecorder:
         with self._lock:
-            active = self._active
-            if active is None:
-                return
-            tags = params.get("Tags")
-            active.calls.append(
-                IamCall(
-                    action=str(model.name),
-                    role=params.get("RoleName"),
-                    policy_arn=params.get("PolicyArn"),
-                    with_tags=bool(tags) and model.name == "CreateRole",
-                    partition=active.partition,
-                    account=active.account,
-                    source=active.source,
-                )
-            )
+            if client not in self._recorders:
+                self._recorders[client] = CallRecorder(client)
+            return self._recorders[client]
 
     @contextmanager
     def invocation(self, client: Any, event: object, source: str) -> Iterator[Invocation]:
         """Run one invocation of the function under observation."""
         partition, account = _where(event)
         current = Invocation(source, secrets_of(event), partition, account)
-        if client is not None:
-            self.watch(client)
+        recorder = self._recorder(client) if client is not None else None
         with self._lock:
             overlapping = self._active is not None
             if overlapping:
@@ -244,6 +218,8 @@ class Evidence:
         if overlapping:
             yield current
             return
+        if recorder is not None:
+            recorder.take()  # the tests' own calls on this client before the invocation
         try:
             with capture_logs() as sink:
                 yield current
@@ -251,6 +227,7 @@ class Evidence:
             with self._lock:
                 self._active = None
                 current.lines = sink.lines()
+                current.calls = recorder.take() if recorder is not None else []
                 self.invocations.append(current)
 
     def add(self, invocations: list[Invocation]) -> None:

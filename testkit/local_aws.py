@@ -1,7 +1,7 @@
 """The embedded local AWS: IAM (a real moto_server) and CloudFormation's answer endpoint.
 
-Used by ``make demo``, the end-to-end tests and the benchmarks. Everything
-binds to 127.0.0.1 and stops when its context ends.
+Used by the test suites, ``make demo``, ``make invoke`` and the benchmarks.
+Everything binds to 127.0.0.1 and stops when its context ends.
 
 * :class:`MotoServer` runs ``moto_server`` in a subprocess with the AWS managed
   policies loaded; point boto3 at it with ``AWS_ENDPOINT_URL_IAM``.
@@ -28,14 +28,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import boto3
 import trustme
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
+from testkit import REGION
+
 #: Looks like a pre-signed S3 URL: the log-cleanliness checks search for it.
 SIGNATURE_MARK = "X-Amz-Signature=0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+#: moto takes any credentials; placeholders, so nothing real ever reaches it.
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
 def free_port() -> int:
@@ -91,11 +94,20 @@ class MotoServer:
         """Environment that points boto3 (and so the function) at this server."""
         return {
             "AWS_ENDPOINT_URL_IAM": self.url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            **CREDENTIALS,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
         }
+
+    def client(self, service: Literal["iam", "cloudformation"] = "iam") -> Any:
+        """A boto3 client of this server's ``service``, whatever the environment says."""
+        return boto3.client(
+            service,
+            region_name=REGION,
+            endpoint_url=self.url,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
 
 
 @dataclass

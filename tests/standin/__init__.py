@@ -1,0 +1,1 @@
+"""Proofs that the stand-ins in ``testkit`` behave as the AWS services they replace."""
