@@ -16,9 +16,10 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from dms_prereq import iam, resource
-from dms_prereq.cfn import CustomResource, parse_delete
-from dms_prereq.errors import ProvisioningError
+from dms_prereq.cfn import CustomResource, account_problem, parse_delete
+from dms_prereq.errors import InvalidRequest, ProvisioningError
 from dms_prereq.request import Request, physical_id_for
+from dms_prereq.settings import AccountSettings
 
 logger = Logger(service="dms-prerequisite-roles")
 copy_config_to_registered_loggers(source_logger=logger, include={"dms_prereq", "crhelper"})
@@ -41,6 +42,7 @@ def _reasons(event: dict[str, Any]) -> Iterator[None]:
     try:
         yield
     except ProvisioningError as failure:
+        # What the stack author must fix, not a fault of the function: one line, no traceback.
         logger.warning("answering FAILED", extra={"reason": str(failure)})
         raise
     except Exception as error:
@@ -53,8 +55,16 @@ def _reasons(event: dict[str, Any]) -> Iterator[None]:
 
 def _provision(event: dict[str, Any], context: Any) -> str:
     with _reasons(event):
+        request = Request.parse(event)
+        problem = account_problem(request, context)
+        if problem:
+            raise InvalidRequest(problem)
         answer = resource.provision(
-            IAM, Request.parse(event), remaining_seconds=helper.remaining_seconds, sleep=sleep
+            IAM,
+            request,
+            AccountSettings.from_environment(),
+            remaining_seconds=helper.remaining_seconds,
+            sleep=sleep,
         )
     helper.Data.update(answer.attributes)
     logger.info("answered", extra={"attributes": answer.attributes})
@@ -76,6 +86,10 @@ def delete(event: dict[str, Any], context: Any) -> str:
     request = parse_delete(event)
     if request is None:
         return physical_id_for(event)
+    problem = account_problem(request, context)
+    if problem:
+        logger.warning("nothing released", extra={"reason": problem})
+        return request.physical_id or request.resource.physical_id
     with _reasons(event):
         return resource.delete(IAM, request)
 

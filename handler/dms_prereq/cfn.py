@@ -136,6 +136,27 @@ def parse_delete(event: Any) -> Request | None:
         return None
 
 
+def account_problem(request: Request, context: Any) -> str | None:
+    """Why this function must not act on the request's stack, or None.
+
+    IAM is per account: a stack of another account (whose ServiceToken names
+    this function) would get its roles in this one. The function's own account
+    is in the ARN it was invoked by.
+    """
+    arn = getattr(context, "invoked_function_arn", None)
+    parts = arn.split(":") if isinstance(arn, str) else []
+    own = parts[4] if len(parts) > 4 else None
+    if own is None:
+        return "The function cannot tell its own account (no invoked function ARN)."
+    if own != request.resource.account:
+        return (
+            f"Stack {request.resource.stack_name} is in account {request.resource.account} but "
+            f"this function manages the roles of account {own}; deploy dms-prerequisite-roles "
+            f"in account {request.resource.account} and use its ServiceToken."
+        )
+    return None
+
+
 def _envelope_problem(event: Any) -> str | None:
     """Why the event is not a custom resource request crhelper can handle, or None."""
     if not isinstance(event, dict):

@@ -2,34 +2,41 @@
 
 Functions take the boto3 IAM client; they never create one. Throttling,
 ServiceFailure (HTTP 500) and connection errors are retried by botocore's
-standard retry mode (see :func:`client_config`); what reaches these functions
-is final.
+standard retry mode (see :func:`client_config`). IAM also answers writes with
+409 ``ConcurrentModification`` or ``EntityTemporarilyUnmodifiable`` when
+another write to the same entity is under way (IAM API reference, "Common
+Errors"); botocore does not retry those codes, so :func:`_call` does, with
+back-off. What reaches the caller is final.
 """
 
 from __future__ import annotations
 
 import json
+import random
+import time
 import urllib.parse
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import AwsError, NotFound, translate
-from .ownership import CLAIM_KEY_PREFIX as CLAIM_KEY_PREFIX  # COMPAT(remove before commit)
-from .ownership import MAX_TAGS_PER_ROLE as MAX_TAGS_PER_ROLE  # COMPAT(remove before commit)
-from .ownership import ORIGIN_KEY as ORIGIN_KEY  # COMPAT(remove before commit)
-from .ownership import Origin, Ownership
-from .ownership import claim_key as claim_key  # COMPAT(remove before commit)
+from .errors import NotFound, Transient, translate
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient as IAMClient
 else:
     IAMClient: TypeAlias = Any
+
+T = TypeVar("T")
+
+#: Tries of a write that IAM answers with a transient 409, and the longest pause between two.
+TRANSIENT_TRIES = 8
+MAX_PAUSE_SECONDS = 2.0
+#: Where the pauses go; tests may count them instead of sleeping.
+pause: Callable[[float], None] = time.sleep
 
 
 def client_config() -> Config:
@@ -41,12 +48,25 @@ def client_config() -> Config:
     )
 
 
+def _call(action: str, target: str, call: Callable[[], T]) -> T:
+    """Run one IAM call; retry transient 409s with jittered back-off; translate the rest."""
+    for attempt in range(TRANSIENT_TRIES):
+        try:
+            return call()
+        except (ClientError, BotoCoreError) as error:
+            translated = translate(error, action, target)
+            if not isinstance(translated, Transient) or attempt == TRANSIENT_TRIES - 1:
+                raise translated from error
+        pause(min(MAX_PAUSE_SECONDS, 0.1 * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311
+    raise AssertionError("unreachable")
+
+
 @dataclass(frozen=True)
 class RoleState:
     """A role as GetRole reports it: raw tags (their meaning is :mod:`dms_prereq.ownership`'s).
 
     ``arn`` is what GetRole said, which just after CreateRole may be the role's
-    unique id instead (terraform-provider-aws #22018): build ARNs with
+    unique id instead (terraform-provider-aws #22018): attribute ARNs come from
     :meth:`dms_prereq.catalogue.RoleSpec.role_arn`, never from here.
     """
 
@@ -58,23 +78,6 @@ class RoleState:
     tags: dict[str, str]
     boundary: str | None
     last_used: dict[str, Any]
-
-    # COMPAT(remove before commit): the CLI reads these until it uses Ownership.
-    @property
-    def origin(self) -> Origin | None:
-        return Ownership.of(self.tags).origin
-
-    @property
-    def claims(self) -> dict[str, str]:
-        return dict(Ownership.of(self.tags).claims)
-
-
-@contextmanager
-def _translated(action: str, target: str) -> Iterator[None]:
-    try:
-        yield
-    except (ClientError, BotoCoreError) as error:
-        raise translate(error, action, target) from error
 
 
 def _policy_document(raw: object) -> dict[str, Any]:
@@ -91,8 +94,7 @@ def _policy_document(raw: object) -> dict[str, Any]:
 def get_role(iam: IAMClient, name: str) -> RoleState | None:
     """The role, or None when it does not exist."""
     try:
-        with _translated("GetRole", name):
-            role = iam.get_role(RoleName=name)["Role"]
+        role = _call("GetRole", name, lambda: iam.get_role(RoleName=name))["Role"]
     except NotFound:
         return None
     created = role.get("CreateDate")
@@ -115,107 +117,54 @@ def create_role(
     tags: dict[str, str],
     boundary: str | None,
     description: str,
-) -> str:
-    """CreateRole at path /; returns the ARN. Raises AlreadyExists."""
+) -> None:
+    """CreateRole at path /, with its tags and boundary in the one call.
+
+    Raises AlreadyExists, or MissingPolicy when the boundary does not exist.
+    """
     extra: dict[str, Any] = {"PermissionsBoundary": boundary} if boundary else {}
-    with _translated("CreateRole", name):
-        response = iam.create_role(
+    _call(
+        "CreateRole",
+        name,
+        lambda: iam.create_role(
             RoleName=name,
             Path="/",
             AssumeRolePolicyDocument=json.dumps(trust),
             Description=description,
             Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
             **extra,
-        )
-    return str(response["Role"]["Arn"])
+        ),
+    )
 
 
 def tag_role(iam: IAMClient, name: str, tags: dict[str, str]) -> None:
     if tags:
-        with _translated("TagRole", name):
-            iam.tag_role(RoleName=name, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        listed = cast(Any, [{"Key": k, "Value": v} for k, v in tags.items()])
+        _call("TagRole", name, lambda: iam.tag_role(RoleName=name, Tags=listed))
 
 
 def untag_role(iam: IAMClient, name: str, keys: list[str]) -> None:
+    """UntagRole; removing a key the role does not have is no error (IAM ignores it)."""
     if keys:
-        with _translated("UntagRole", name):
-            iam.untag_role(RoleName=name, TagKeys=keys)
+        _call("UntagRole", name, lambda: iam.untag_role(RoleName=name, TagKeys=keys))
 
 
 def attach_policy(iam: IAMClient, name: str, policy_arn: str) -> None:
     """AttachRolePolicy; IAM treats attaching an attached policy as success.
 
-    NoSuchEntity means the role is gone (NotFound) unless it names the policy.
+    Raises NotFound when the role is gone, MissingPolicy when the policy is.
     """
-    try:
-        with _translated("AttachRolePolicy", name):
-            iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
-    except NotFound as missing:
-        if policy_arn in str(missing.__cause__):
-            raise AwsError(
-                f"The managed policy {policy_arn} does not exist in this partition, so "
-                f"{name} cannot get it."
-            ) from missing
-        raise
-
-
-def detach_policy(iam: IAMClient, name: str, policy_arn: str) -> bool:
-    """DetachRolePolicy; False when it was not attached."""
-    try:
-        with _translated("DetachRolePolicy", name):
-            iam.detach_role_policy(RoleName=name, PolicyArn=policy_arn)
-    except NotFound:
-        return False
-    return True
+    _call(
+        "AttachRolePolicy",
+        name,
+        lambda: iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn),
+    )
 
 
 def update_trust(iam: IAMClient, name: str, trust: dict[str, Any]) -> None:
-    with _translated("UpdateAssumeRolePolicy", name):
-        iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
-
-
-def put_boundary(iam: IAMClient, name: str, boundary: str) -> None:
-    with _translated("PutRolePermissionsBoundary", name):
-        iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary)
-
-
-def delete_boundary(iam: IAMClient, name: str) -> None:
-    with _translated("DeleteRolePermissionsBoundary", name):
-        iam.delete_role_permissions_boundary(RoleName=name)
-
-
-def delete_role(iam: IAMClient, name: str) -> None:
-    """DeleteRole. Raises DeleteConflict while anything is attached; NotFound if gone."""
-    with _translated("DeleteRole", name):
-        iam.delete_role(RoleName=name)
-
-
-def describe_blockers(iam: IAMClient, name: str) -> list[str]:
-    """What keeps a role from being deleted: attached and inline policies, instance profiles."""
-    listings: list[tuple[str, Callable[[], list[str]]]] = [
-        (
-            "ListAttachedRolePolicies",
-            lambda: [
-                f"attached policy {p['PolicyArn']}"
-                for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
-            ],
-        ),
-        (
-            "ListRolePolicies",
-            lambda: [
-                f"inline policy {p}" for p in iam.list_role_policies(RoleName=name)["PolicyNames"]
-            ],
-        ),
-        (
-            "ListInstanceProfilesForRole",
-            lambda: [
-                f"instance profile {p['InstanceProfileName']}"
-                for p in iam.list_instance_profiles_for_role(RoleName=name)["InstanceProfiles"]
-            ],
-        ),
-    ]
-    found: list[str] = []
-    for action, listing in listings:
-        with _translated(action, name):
-            found.extend(listing())
-    return found
+    document = json.dumps(trust)
+    _call(
+        "UpdateAssumeRolePolicy",
+        name,
+        lambda: iam.update_assume_role_policy(RoleName=name, PolicyDocument=document),
+    )

@@ -9,29 +9,22 @@ docs/reference.md all read them from there.
 
 from __future__ import annotations
 
+import logging
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from .catalogue import ROLES, RoleSpec
-from .errors import InvalidRequest
-from .ownership import (
-    MAX_TAG_KEY_LENGTH,
-    MAX_TAG_VALUE_LENGTH,
-    MAX_USER_TAGS,
-    RESERVED_PREFIXES,
-    find_key,
-)
-from .ownership import TAG_PREFIX as TAG_PREFIX  # COMPAT(remove before commit)
+from .errors import MAX_REASON, InvalidRequest, quoted
+from .settings import MOVED_PROPERTIES
 
 #: Keys CloudFormation itself puts in ResourceProperties.
 IGNORED = ("ServiceToken", "ServiceTimeout")
 MAX_DELAY_SECONDS = 300
-_TAG_PUNCTUATION = set("_.:/=+-@")
-_BOUNDARY_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,1024}$")
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -49,8 +42,8 @@ class Property(Generic[T]):
     #: The CloudFormation type, for the docs.
     type: str
     default: T
-    #: ``parse(name, value, partition)``: the typed value, or InvalidRequest naming ``name``.
-    parse: Callable[[str, object, str], T]
+    #: ``parse(name, value)``: the typed value, or InvalidRequest naming ``name``.
+    parse: Callable[[str, object], T]
     allowed: str
     description: str
     #: The :class:`Properties` field it fills; None for a role switch (``enabled_roles``).
@@ -69,92 +62,36 @@ class Property(Generic[T]):
         return str(value)
 
 
-def parse_bool(name: str, value: object, partition: str = "") -> bool:
+def parse_bool(name: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise InvalidRequest(f"Property {name} must be true or false, got {_show(value)}.")
+    raise InvalidRequest(f"Property {name} must be true or false, got {quoted(value)}.")
 
 
-def parse_delay(name: str, value: object, partition: str = "") -> int:
+def parse_delay(name: str, value: object) -> int:
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and re.fullmatch(r"\s*\d{1,4}\s*", value):
-        number = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)  # a JSON number such as 10.0
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d{1,4}(\.0*)?\s*", value):
+        number = int(float(value))
     if number is None or not 0 <= number <= MAX_DELAY_SECONDS:
         raise InvalidRequest(
             f"Property {name} must be a whole number of seconds from 0 to "
-            f"{MAX_DELAY_SECONDS}, got {_show(value)}."
+            f"{MAX_DELAY_SECONDS}, got {quoted(value)}."
         )
     return number
 
 
-def parse_policy(name: str, value: object, partition: str = "") -> ExistingRolePolicy:
+def parse_policy(name: str, value: object) -> ExistingRolePolicy:
     if isinstance(value, str):
         for option in ExistingRolePolicy:
             if value.strip().lower() == option.value.lower():
                 return option
-    raise InvalidRequest(f"Property {name} must be Adopt or Fail, got {_show(value)}.")
-
-
-def parse_boundary(name: str, value: object, partition: str) -> str | None:
-    match = _BOUNDARY_ARN.match(value) if isinstance(value, str) else None
-    if not match:
-        raise InvalidRequest(
-            f"Property {name} must be an IAM managed policy ARN "
-            f"(arn:{partition}:iam::<account>:policy/<name>), got {_show(value)}."
-        )
-    if match.group(1) != partition:
-        raise InvalidRequest(
-            f"Property {name} is in partition {match.group(1)} but the stack is in "
-            f"{partition}; use arn:{partition}:iam::… ."
-        )
-    return str(value)
-
-
-def _tag_text_ok(text: str) -> bool:
-    return all(ch in _TAG_PUNCTUATION or unicodedata.category(ch)[0] in "LZN" for ch in text)
-
-
-def parse_tags(name: str, value: object, partition: str = "") -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, list):
-        raise InvalidRequest(f"Property {name} must be a list of {{Key, Value}} objects.")
-    if len(value) > MAX_USER_TAGS:
-        raise InvalidRequest(
-            f"Property {name} has {len(value)} tags; at most {MAX_USER_TAGS} fit beside "
-            "the tags this project keeps on each role."
-        )
-    tags: dict[str, str] = {}
-    for index, item in enumerate(value):
-        where = f"{name}[{index}]"
-        if not isinstance(item, dict) or set(item) != {"Key", "Value"}:
-            raise InvalidRequest(f"Property {where} must be an object with exactly Key and Value.")
-        key, val = item["Key"], item["Value"]
-        if isinstance(val, (int, float)) and not isinstance(val, bool):
-            val = str(val)
-        if not isinstance(key, str) or not isinstance(val, str):
-            raise InvalidRequest(f"Property {where} must have a string Key and Value.")
-        if not 1 <= len(key) <= MAX_TAG_KEY_LENGTH or not _tag_text_ok(key):
-            raise InvalidRequest(
-                f"Property {where}.Key must be 1-{MAX_TAG_KEY_LENGTH} letters, digits, spaces "
-                f"or _.:/=+-@, got {_show(key)}."
-            )
-        if len(val) > MAX_TAG_VALUE_LENGTH or not _tag_text_ok(val):
-            raise InvalidRequest(
-                f"Property {where}.Value must be at most {MAX_TAG_VALUE_LENGTH} letters, digits, "
-                f"spaces or _.:/=+-@, got {_show(val)}."
-            )
-        if any(key.lower().startswith(prefix) for prefix in RESERVED_PREFIXES):
-            raise InvalidRequest(
-                f"Property {where}.Key {_show(key)} uses a reserved prefix "
-                f"({' or '.join(RESERVED_PREFIXES)})."
-            )
-        if find_key(tags, key) is not None:
-            raise InvalidRequest(f"Property {name} names the key {_show(key)} twice.")
-        tags[key] = val
-    return tuple(tags.items())
+    raise InvalidRequest(f"Property {name} must be Adopt or Fail, got {quoted(value)}.")
 
 
 def _role_switch(role: RoleSpec) -> Property[bool]:
@@ -165,7 +102,8 @@ def _role_switch(role: RoleSpec) -> Property[bool]:
         parse=parse_bool,
         allowed="true | false",
         description=f"Manage `{role.name}`, which {role.purpose}. "
-        "Setting it to false on Update releases this resource's claim on the role.",
+        "Setting it to false on Update empties its attribute; this resource keeps its claim "
+        "on the role until the resource is deleted (Updates only add claims).",
         role=role,
     )
 
@@ -181,28 +119,6 @@ EXISTING_ROLE_POLICY: Property[ExistingRolePolicy] = Property(
     "if missing; it is never deleted. `Fail` answers FAILED instead.",
     field="existing_role_policy",
 )
-PERMISSIONS_BOUNDARY: Property[str | None] = Property(
-    name="PermissionsBoundary",
-    type="String",
-    default=None,
-    parse=parse_boundary,
-    allowed="an IAM managed policy ARN in the stack's partition",
-    description="Permissions boundary set on every role this project creates. Changing "
-    "or removing it on Update changes those roles.",
-    field="permissions_boundary",
-)
-TAGS: Property[tuple[tuple[str, str], ...]] = Property(
-    name="Tags",
-    type="List of {Key, Value}",
-    default=(),
-    parse=parse_tags,
-    allowed=f"at most {MAX_USER_TAGS} tags; keys 1-{MAX_TAG_KEY_LENGTH} and values "
-    f"0-{MAX_TAG_VALUE_LENGTH} characters (letters, digits, spaces, `_.:/=+-@`); not "
-    + " or ".join(f"`{prefix}`" for prefix in RESERVED_PREFIXES),
-    description="Tags set on every role this project creates. Keys removed on Update "
-    "are removed from those roles.",
-    field="tags",
-)
 PROPAGATION_DELAY: Property[int] = Property(
     name="PropagationDelaySeconds",
     type="Integer",
@@ -214,28 +130,13 @@ PROPAGATION_DELAY: Property[int] = Property(
     "waited on no-op updates or deletes; capped by the time the invocation has left.",
     field="propagation_delay_seconds",
 )
-RESTRICT_TO_SOURCE_ACCOUNT: Property[bool] = Property(
-    name="RestrictToSourceAccount",
-    type="Boolean",
-    default=False,
-    parse=parse_bool,
-    allowed="true | false",
-    description="Add an `aws:SourceAccount` condition (this account) to the trust "
-    "policies of the roles this project creates.",
-    field="restrict_to_source_account",
-)
-
 #: Every property, in the order the docs list them: the single source of the properties.
 DEFINITIONS: tuple[Property[Any], ...] = (
     *(_role_switch(role) for role in ROLES),
     EXISTING_ROLE_POLICY,
-    PERMISSIONS_BOUNDARY,
-    TAGS,
     PROPAGATION_DELAY,
-    RESTRICT_TO_SOURCE_ACCOUNT,
 )
 PROPERTY_NAMES: tuple[str, ...] = tuple(d.name for d in DEFINITIONS)
-PropertyDefinition = Property  # COMPAT(remove before commit)
 
 
 @dataclass(frozen=True)
@@ -244,36 +145,47 @@ class Properties:
 
     enabled_roles: frozenset[str] = frozenset(r.name for r in ROLES if r.enabled_by_default)
     existing_role_policy: ExistingRolePolicy = EXISTING_ROLE_POLICY.default
-    permissions_boundary: str | None = PERMISSIONS_BOUNDARY.default
-    tags: tuple[tuple[str, str], ...] = TAGS.default
     propagation_delay_seconds: int = PROPAGATION_DELAY.default
-    restrict_to_source_account: bool = RESTRICT_TO_SOURCE_ACCOUNT.default
 
     def enables(self, role: RoleSpec) -> bool:
         return role.name in self.enabled_roles
 
-    @property
-    def tag_dict(self) -> dict[str, str]:
-        return dict(self.tags)
 
+def parse_properties(raw: object, *, refuse_moved: bool = True) -> Properties:
+    """Validate ResourceProperties; raise InvalidRequest naming the property.
 
-def parse_properties(raw: object, partition: str) -> Properties:
-    """Validate ResourceProperties; raise InvalidRequest naming the property."""
+    A property that moved to the deployment (:data:`~dms_prereq.settings.MOVED_PROPERTIES`)
+    fails a Create (``refuse_moved``) naming the parameter that now holds it; an
+    Update ignores it with a warning, so that no rollback ever fails over it.
+    """
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise InvalidRequest("ResourceProperties must be an object of property names to values.")
-    unknown = sorted(str(k) for k in raw if k not in PROPERTY_NAMES and k not in IGNORED)
-    if unknown:
+    moved = sorted(str(k) for k in raw if k in MOVED_PROPERTIES)
+    if moved and refuse_moved:
         raise InvalidRequest(
-            f"Unknown property {', '.join(_show(k) for k in unknown)}; valid properties are "
-            f"{', '.join(PROPERTY_NAMES)}."
+            "; ".join(
+                f"Property {name} is now the {MOVED_PROPERTIES[name]} parameter of the "
+                "dms-prerequisite-roles deployment (a shared role holds it once for all stacks)"
+                for name in moved
+            )
+            + "; remove it from this resource."
         )
+    if moved:
+        log.warning(
+            "ignored properties that are now parameters of the deployment",
+            extra={"properties": {name: MOVED_PROPERTIES[name] for name in moved}},
+        )
+    known = (*PROPERTY_NAMES, *IGNORED, *MOVED_PROPERTIES)
+    unknown = sorted(str(k) for k in raw if k not in known)
+    if unknown:
+        raise InvalidRequest(_unknown_reason(unknown))
     enabled: set[str] = set()
     fields: dict[str, Any] = {}
     for definition in DEFINITIONS:
         value = (
-            definition.parse(definition.name, raw[definition.name], partition)
+            definition.parse(definition.name, raw[definition.name])
             if definition.name in raw
             else definition.default
         )
@@ -285,7 +197,11 @@ def parse_properties(raw: object, partition: str) -> Properties:
     return Properties(enabled_roles=frozenset(enabled), **fields)
 
 
-def _show(value: object) -> str:
-    """A value quoted for a reason, kept short."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "…"
+def _unknown_reason(unknown: list[str]) -> str:
+    """Names the unknown properties and lists the valid ones, whole, within MAX_REASON."""
+    valid = f"; valid properties are {', '.join(PROPERTY_NAMES)}."
+    names = ", ".join(quoted(name) for name in unknown)
+    room = MAX_REASON - len(valid) - len("Unknown property ")
+    if len(names) > room:
+        names = names[: room - 1] + "…"
+    return f"Unknown property {names}{valid}"

@@ -1,8 +1,9 @@
 """Create, Update and Delete of one Custom::DmsPrerequisiteRoles resource.
 
 The three roles are independent, so each request works on them concurrently
-(boto3 clients are thread-safe). The answer's attributes come from here; the
-CloudFormation protocol itself lives in :mod:`dms_prereq.cfn`.
+(boto3 clients are thread-safe). Create and Update only add claims; Delete only
+removes this resource's claims (spec.md, "Ownership"). The answer's attributes
+come from here; the CloudFormation protocol itself lives in :mod:`dms_prereq.cfn`.
 """
 
 from __future__ import annotations
@@ -11,19 +12,21 @@ import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from .catalogue import ROLES, RoleSpec
-from .errors import InvalidRequest
+from .errors import InvalidRequest, ProvisioningError
 from .iam import IAMClient
 from .properties import Properties, parse_properties
 from .request import Request, ResourceRef
-from .roles import Claimant, Claimed, ClaimKind, Released, claim_role, release_role
+from .roles import Claimant, Claimed, ClaimKind, attach_again, claim_role, release_role
+from .settings import AccountSettings
 from .sightings import SIGHTINGS
 
 log = logging.getLogger(__name__)
 
-#: Seconds kept back from the propagation wait, to send the answer in time.
+#: Seconds kept back from any wait, to send the answer in time.
 ANSWER_MARGIN_SECONDS = 3.0
 
 T = TypeVar("T")
@@ -58,10 +61,19 @@ ROLE_LIST_ATTRIBUTES: dict[str, ClaimKind] = {
 }
 
 
-def attributes(claims: dict[str, Claimed]) -> dict[str, str]:
-    """Fn::GetAtt values: every ARN attribute (empty when not enabled) and the two lists."""
+def attributes(claims: dict[str, Claimed], resource: ResourceRef) -> dict[str, str]:
+    """Fn::GetAtt values: every ARN attribute (empty when not enabled) and the two lists.
+
+    ARNs are built from partition, account and name: DMS finds roles at path /
+    only, and GetRole may answer the role's unique id for a while after CreateRole.
+    """
     values = {role.arn_attribute: "" for role in ROLES}
-    values.update({c.role.arn_attribute: c.arn for c in claims.values()})
+    values.update(
+        {
+            c.role.arn_attribute: c.role.role_arn(resource.partition, resource.account)
+            for c in claims.values()
+        }
+    )
     for attribute, kind in ROLE_LIST_ATTRIBUTES.items():
         values[attribute] = ",".join(
             r.name for r in ROLES if r.name in claims and claims[r.name].kind is kind
@@ -72,7 +84,7 @@ def attributes(claims: dict[str, Claimed]) -> dict[str, str]:
 def _old_properties(request: Request) -> Properties | None:
     """OldResourceProperties, or None when they were invalid (then assume nothing)."""
     try:
-        return parse_properties(request.old_properties, request.resource.partition)
+        return parse_properties(request.old_properties, refuse_moved=False)
     except InvalidRequest:
         return None
 
@@ -80,20 +92,17 @@ def _old_properties(request: Request) -> Properties | None:
 def provision(
     client: IAMClient,
     request: Request,
+    settings: AccountSettings,
     *,
     remaining_seconds: Callable[[], float],
     sleep: Callable[[float], None],
 ) -> Answer:
-    """Create or Update: claim every enabled role, release the ones no longer enabled."""
+    """Create or Update: claim every enabled role. Releases nothing (Updates only add)."""
     resource = request.resource
-    props = parse_properties(request.properties, resource.partition)
-    old = _old_properties(request) if request.request_type == "Update" else None
-    log.debug(
-        "properties parsed",
-        extra={"enabled": sorted(props.enabled_roles), "old_valid": old is not None},
-    )
-    was_enabled = {r.name for r in ROLES if old is None or old.enables(r)}
-    claimant = Claimant(client, resource, props, old)
+    is_update = request.request_type == "Update"
+    props = parse_properties(request.properties, refuse_moved=not is_update)
+    old = _old_properties(request) if is_update else None
+    claimant = Claimant(client, resource, props, settings, is_update=is_update)
 
     def claim(role: RoleSpec) -> Claimed:
         # GetRole first when the role is likely there; see dms_prereq.sightings.
@@ -105,50 +114,65 @@ def provision(
         return claimed
 
     claims = _each_role([r for r in ROLES if props.enables(r)], claim)
-    if request.request_type == "Update":
-        # Released only once every claim is held: a failed Update keeps its old claims,
-        # so the rollback finds them (a foreign role under ExistingRolePolicy=Fail too).
-        to_release = [r for r in ROLES if not props.enables(r) and r.name in was_enabled]
-        _each_role(to_release, lambda role: _release(client, role, resource))
-    if any(c.needs_propagation for c in claims.values()):
-        _wait_for_propagation(props.propagation_delay_seconds, remaining_seconds, sleep)
-    physical_id = request.physical_id if request.request_type == "Update" else None
-    return Answer(physical_id or resource.physical_id, attributes(claims))
+    met_deletion = [c.role for c in claims.values() if c.met_deletion]
+    if met_deletion:
+        # A sweep was deleting these roles: once its settle time has passed, it has
+        # either seen our claim and stopped, or detached before our attach landed.
+        _wait(float(settings.sweep_settle_seconds), remaining_seconds, sleep, "sweep settle")
+        _each_role(met_deletion, lambda role: attach_again(claimant, role))
+    ready = [c.ready_at for c in claims.values() if c.ready_at is not None]
+    if ready:
+        left = (max(ready) - datetime.now(UTC)).total_seconds()
+        _wait(min(left, float(props.propagation_delay_seconds)), remaining_seconds, sleep, "IAM")
+    physical_id = request.physical_id if is_update else None
+    return Answer(physical_id or resource.physical_id, attributes(claims, resource))
 
 
-def _wait_for_propagation(
-    delay: int, remaining_seconds: Callable[[], float], sleep: Callable[[float], None]
+def _wait(
+    seconds: float,
+    remaining_seconds: Callable[[], float],
+    sleep: Callable[[float], None],
+    what: str,
 ) -> None:
-    wait = max(0.0, min(float(delay), remaining_seconds() - ANSWER_MARGIN_SECONDS))
-    if wait < delay:
+    """Sleep ``seconds``, cut to leave time for the answer."""
+    if seconds <= 0:
+        return
+    wait = max(0.0, min(seconds, remaining_seconds() - ANSWER_MARGIN_SECONDS))
+    if wait < seconds:
         log.warning(
-            "propagation wait cut to fit the time left",
-            extra={"requested_seconds": delay, "waited_seconds": round(wait, 3)},
+            "wait cut to fit the time left",
+            extra={"for": what, "requested_seconds": round(seconds, 3), "waited_seconds": wait},
         )
     if wait > 0:
-        log.info("waiting for IAM to propagate", extra={"seconds": round(wait, 3)})
+        log.info("waiting", extra={"for": what, "seconds": round(wait, 3)})
         sleep(wait)
 
 
-def _release(client: IAMClient, role: RoleSpec, resource: ResourceRef) -> Released:
-    released = release_role(client, role, resource)
-    if released is not Released.NOT_CLAIMED:
-        SIGHTINGS.note(client, role.name, exists=released is not Released.DELETED)
-    return released
+def release_all(client: IAMClient, resource: ResourceRef) -> list[str]:
+    """Remove this resource's claim from all three roles, whatever it enabled.
 
+    Returns the roles whose release failed (the sweep releases those later).
+    """
 
-def release_all(client: IAMClient, resource: ResourceRef) -> dict[str, Released]:
-    """Delete: release this resource's claim on all three roles, whatever it enabled."""
-    return _each_role(ROLES, lambda role: _release(client, role, resource))
+    def release(role: RoleSpec) -> str | None:
+        try:
+            release_role(client, role, resource)
+        except ProvisioningError as error:
+            log.error("claim not released", extra={"role": role.name, "reason": str(error)})
+            return role.name
+        return None
+
+    outcome = _each_role(ROLES, release)
+    return [name for name, failed in outcome.items() if failed]
 
 
 def delete(client: IAMClient, request: Request) -> str:
-    """Release this resource's claims; returns the physical id to answer with."""
-    if request.physical_id and request.physical_id != request.resource.physical_id:
-        # Not an id this project hands out: a different resource (or a replacement's
-        # old id), whose Delete must not release the live resource's claims.
-        log.warning("physical id is not this resource's; nothing released")
-        return request.physical_id
-    outcome = release_all(client, request.resource)
-    log.info("released", extra={"roles": {k: v.value for k, v in outcome.items()}})
+    """Release this resource's claims whatever its PhysicalResourceId says.
+
+    The id never changes on Update, so no Delete is for a replacement; a stack
+    whose create was cancelled sends one with an id CloudFormation made up,
+    possibly while the Create still runs. Returns the physical id to answer with.
+    """
+    failed = release_all(client, request.resource)
+    log.info("released", extra={"not_released": failed})
     return request.physical_id or request.resource.physical_id

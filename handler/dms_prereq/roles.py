@@ -1,60 +1,75 @@
 """Claiming and releasing one shared role: the ownership rules of spec.md.
 
-Every resource instance holds a *claim* on each role it manages, kept as a tag
-``dms-prerequisite-roles:claim:<claim id>`` on the role. The tag
-``dms-prerequisite-roles:origin`` says whether this project ``created`` the
-role or ``adopted`` one that existed before. A role is deleted only when this
-project created it and its last claim is released.
+Every resource instance holds a *claim* on each role it manages, kept as the
+tag ``dms-prerequisite-roles:claim:<claim id>`` (value: the StackId) on the
+role; the tag ``dms-prerequisite-roles:origin`` says whether this project
+``created`` the role or ``adopted`` one that existed before
+(:mod:`dms_prereq.ownership`).
 
-IAM has no conditional writes, so two protocols keep concurrent stacks safe:
+IAM's reads are eventually consistent (a GetRole may miss a TagRole made
+seconds earlier, even by the same caller) and it has no conditional writes.
+No protocol that decides from a read whether a role is still needed survives
+that, so a CloudFormation request only ever *adds*: a claim is one TagRole
+followed by an AttachRolePolicy, and a release is one UntagRole of this
+resource's own claim, whatever a read says. Nothing here detaches a policy or
+deletes a role; the sweep does, after asking CloudFormation which stacks
+still exist and waiting out IAM's read lag (spec.md, "The sweep").
 
-* A claimant writes its claim tag *before* it attaches the managed policy.
-* The last claimant to leave detaches the managed policy, *then* re-reads the
-  claims, and only then calls DeleteRole, which IAM refuses while any policy
-  is attached.
-
-If the leaver's re-read missed a new claim, that claim was tagged after the
-detach, so the newcomer's attach comes later still: either it lands before
-DeleteRole (which then fails with DeleteConflict and the role is kept) or
-after it (the attach finds no role and the newcomer creates it afresh).
+Two marks of the sweep matter to a claimant: ``unclaimed-since`` (the sweep
+found no claim) is simply removed; ``deleting-since`` (a sweep is deleting the
+role) is removed too, and the claimant waits out the sweep's settle time and
+attaches the managed policy once more before it answers, so that whatever the
+sweep's phase, the role has its policy when CloudFormation hears SUCCESS.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from . import iam as api
 from .catalogue import RoleSpec
-from .errors import AlreadyExists, AwsError, DeleteConflict, NotFound, RoleConflict
+from .errors import AlreadyExists, AwsError, MissingPolicy, NotFound, RoleConflict
 from .iam import IAMClient, RoleState
-from .ownership import MAX_TAGS_PER_ROLE, ORIGIN_KEY, Origin, Ownership, claim_key
+from .ownership import (
+    DELETING_SINCE_KEY,
+    MAX_TAGS_PER_ROLE,
+    ORIGIN_KEY,
+    UNCLAIMED_SINCE_KEY,
+    Origin,
+    Ownership,
+    claim_key,
+    find_key,
+)
 from .properties import ExistingRolePolicy, Properties
 from .request import ResourceRef
+from .settings import ROLE_PERMISSIONS_BOUNDARY, AccountSettings
 from .trust import allows_service, same_policy
 
 log = logging.getLogger(__name__)
 
-#: Rounds of create-or-join before giving up on a role that keeps vanishing.
-MAX_ROUNDS = 6
+#: Rounds of create-or-read before giving up on a role that keeps vanishing or hiding.
+MAX_ROUNDS = 8
 #: Tries for a call that meets NoSuchEntity just after CreateRole.
-NEW_ROLE_TRIES = 6
+NEW_ROLE_TRIES = 8
+#: The only path DMS looks its roles up at.
+DMS_ROLE_PATH = "/"
 
 
 @dataclass(frozen=True)
 class Claimant:
-    """One resource instance claiming roles: where, as whom, and what it asks for.
-
-    ``old`` is what the same resource asked for before (an Update's
-    OldResourceProperties), or None.
-    """
+    """One resource instance claiming roles: where, as whom, and what it asks for."""
 
     client: IAMClient
     resource: ResourceRef
     props: Properties
-    old: Properties | None = None
+    settings: AccountSettings
+    #: True for an Update: a role this resource already claims is then no news.
+    is_update: bool = False
 
     @property
     def key(self) -> str:
@@ -62,8 +77,19 @@ class Claimant:
         return claim_key(self.resource.claim_id)
 
     def trust_policy(self, role: RoleSpec) -> dict[str, object]:
-        restrict = self.props.restrict_to_source_account
+        """The trust policy a role gets when this project creates it."""
+        restrict = self.settings.restrict_to_source_account
         return role.trust_policy(self.resource.account if restrict else None)
+
+    def acceptable_trust(self, role: RoleSpec, trust: dict[str, object]) -> bool:
+        """Whether a role this project created trusts as the catalogue says.
+
+        With or without the aws:SourceAccount condition: an existing role's trust
+        is never rewritten for that setting alone (DMS honours the condition
+        only from engine 3.4.7, so a running older instance would break).
+        """
+        forms = (role.trust_policy(None), role.trust_policy(self.resource.account))
+        return any(same_policy(trust, form) for form in forms)
 
     def policy_arn(self, role: RoleSpec) -> str:
         return role.managed_policy_arn(self.resource.partition)
@@ -71,24 +97,20 @@ class Claimant:
 
 class ClaimKind(StrEnum):
     CREATED = "created"  # this request created the role
-    JOINED = "joined"  # the role was created by this project (for another claim or earlier)
-    ADOPTED = "adopted"  # the role existed before, outside this project
+    JOINED = "joined"  # a role this project created (for another claim or earlier)
+    ADOPTED = "adopted"  # a role that existed before, outside this project: claimed now
+    KEPT = "kept"  # a role from outside this project that this resource had claimed already
 
 
 @dataclass(frozen=True)
 class Claimed:
     role: RoleSpec
-    arn: str
     kind: ClaimKind
-    #: A role was created or its trust policy changed: IAM needs time to propagate.
-    needs_propagation: bool
-
-
-class Released(StrEnum):
-    NOT_CLAIMED = "not-claimed"  # absent, or this resource held no claim on it
-    RELEASED = "released"  # claim removed, role kept for its other claims or because it is foreign
-    DELETED = "deleted"
-    KEPT = "kept"  # last claim gone, but the role carries something else
+    #: When IAM will have propagated the role as it is now (its creation, or a trust
+    #: change, plus PropagationDelaySeconds); None when nothing is new.
+    ready_at: datetime | None
+    #: A sweep was deleting the role: wait out its settle time, then attach again.
+    met_deletion: bool = False
 
 
 def _pause(attempt: int) -> None:
@@ -102,15 +124,20 @@ def _description(role: RoleSpec) -> str:
     )
 
 
-def claim_role(claimant: Claimant, role: RoleSpec, *, expect_existing: bool) -> Claimed:
-    """Make ``role`` exist as specified and record this resource's claim on it.
+def _ready_at(since: datetime | None, delay: int) -> datetime | None:
+    return since + timedelta(seconds=delay) if since is not None else None
 
-    ``expect_existing`` picks the first call: GetRole when this resource
-    already claimed the role (an Update) or this process saw the role lately
-    (:mod:`dms_prereq.sightings`), CreateRole otherwise, so the usual case of
-    each costs no failed call.
+
+def claim_role(claimant: Claimant, role: RoleSpec, *, expect_existing: bool) -> Claimed:
+    """Make ``role`` exist and record this resource's claim on it.
+
+    ``expect_existing`` picks the first call: GetRole when the role is probably
+    there (an Update of a role this resource claimed, or one this process saw
+    lately, :mod:`dms_prereq.sightings`), CreateRole otherwise. Either way a
+    read that does not show the role yet (IAM's reads lag) ends in CreateRole,
+    which IAM itself answers consistently.
     """
-    client, old = claimant.client, claimant.old
+    client = claimant.client
     for attempt in range(MAX_ROUNDS):
         if not expect_existing:
             try:
@@ -119,47 +146,45 @@ def claim_role(claimant: Claimant, role: RoleSpec, *, expect_existing: bool) -> 
                 pass
         state = api.get_role(client, role.name)
         if state is None:
+            # Gone, or so new that this read does not show it yet: ask CreateRole.
             expect_existing = False
             if attempt:
                 _pause(attempt)
             continue
         try:
-            claimed = _claim_existing(claimant, role, state)
+            return _claim_existing(claimant, role, state)
         except NotFound:
-            # Deleted under us by the last claimant of another stack: create it.
+            # Deleted under us by a sweep: create it afresh.
             expect_existing = False
             continue
-        mine_already = Ownership.of(state.tags).holds(claimant.resource.claim_id)
-        # Anything but an Update of a claim this resource held: its first call was CreateRole,
-        # or GetRole on a hint from dms_prereq.sightings, and it must answer the same either way.
-        new_claim = not (expect_existing and old is not None and old.enables(role))
-        if new_claim and claimed.kind is ClaimKind.JOINED and mine_already:
-            # CreateRole found the role, yet this resource's claim was already on it: this
-            # very request made it (a CreateRole retried after its answer was lost) or a
-            # duplicate delivery of it did. It is new: say so, and let IAM propagate.
-            return replace(claimed, kind=ClaimKind.CREATED, needs_propagation=True)
-        return claimed
     raise AwsError(
-        f"{role.name} kept disappearing while this request claimed it "
+        f"{role.name} kept disappearing or could not be read while this request claimed it "
         f"({MAX_ROUNDS} rounds); retry the stack operation."
     )
 
 
 def _create(claimant: Claimant, role: RoleSpec) -> Claimed:
-    client, props = claimant.client, claimant.props
+    client, settings = claimant.client, claimant.settings
     tags = {
         ORIGIN_KEY: Origin.CREATED.value,
-        claimant.key: claimant.resource.label,
-        **props.tag_dict,
+        claimant.key: claimant.resource.stack_id,
+        **settings.tag_dict,
     }
-    arn = api.create_role(
-        client,
-        role.name,
-        claimant.trust_policy(role),
-        tags,
-        props.permissions_boundary,
-        _description(role),
-    )
+    try:
+        api.create_role(
+            client,
+            role.name,
+            claimant.trust_policy(role),
+            tags,
+            settings.boundary.arn,
+            _description(role),
+        )
+    except MissingPolicy as missing:
+        raise RoleConflict(
+            f"The permissions boundary {missing.policy} does not exist, so {role.name} cannot "
+            f"be created; fix the deployment's {ROLE_PERMISSIONS_BOUNDARY.parameter} parameter."
+        ) from missing
+    created = datetime.now(UTC)
     log.info("created role", extra={"role": role.name})
     policy = claimant.policy_arn(role)
     for attempt in range(NEW_ROLE_TRIES):
@@ -171,17 +196,24 @@ def _create(claimant: Claimant, role: RoleSpec) -> Claimed:
             if attempt == NEW_ROLE_TRIES - 1:
                 raise
             _pause(attempt)
-    return Claimed(role, arn, ClaimKind.CREATED, needs_propagation=True)
+    delay = claimant.props.propagation_delay_seconds
+    return Claimed(role, ClaimKind.CREATED, _ready_at(created, delay))
 
 
 def _claim_existing(claimant: Claimant, role: RoleSpec, state: RoleState) -> Claimed:
+    if state.path != DMS_ROLE_PATH:
+        raise RoleConflict(
+            f"{role.name} exists at path {state.path}, but DMS looks its roles up only at "
+            "path /; delete it (role names are unique across paths) so that it can be made at /."
+        )
     if Ownership.of(state.tags).origin is Origin.CREATED:
         return _join(claimant, role, state)
     return _adopt(claimant, role, state)
 
 
-def _check_room(state: RoleState, add: dict[str, str], remove: list[str]) -> None:
-    after = len(set(state.tags) | set(add)) - len(set(remove) & set(state.tags))
+def _check_room(state: RoleState, add: dict[str, str]) -> None:
+    """Refuse early, in words, what IAM would refuse with LimitExceeded."""
+    after = len(state.tags) + sum(1 for key in add if find_key(state.tags, key) is None)
     if after > MAX_TAGS_PER_ROLE:
         raise RoleConflict(
             f"{state.name} has no room for this resource's claim: IAM allows "
@@ -190,47 +222,54 @@ def _check_room(state: RoleState, add: dict[str, str], remove: list[str]) -> Non
         )
 
 
+def _record_claim(
+    claimant: Claimant, role: RoleSpec, state: RoleState, add: dict[str, str]
+) -> bool:
+    """Tag the claim, then clear the sweep's marks; True when a sweep was deleting the role.
+
+    The claim is tagged even when the read shows it: a read may lag behind a
+    Delete of this very resource that removed it since.
+    """
+    add = {claimant.key: claimant.resource.stack_id, **add}
+    _check_room(state, add)
+    api.tag_role(claimant.client, role.name, add)  # the claim lands before the attach
+    marks = [
+        found
+        for found in (find_key(state.tags, k) for k in (UNCLAIMED_SINCE_KEY, DELETING_SINCE_KEY))
+        if found is not None
+    ]
+    api.untag_role(claimant.client, role.name, marks)
+    return Ownership.of(state.tags).deleting_since is not None
+
+
 def _join(claimant: Claimant, role: RoleSpec, state: RoleState) -> Claimed:
-    """A role this project created: claim it and repair drift."""
-    client, props, old = claimant.client, claimant.props, claimant.old
-    add = {k: v for k, v in props.tag_dict.items() if state.tags.get(k) != v}
-    key = claimant.key
-    if key not in state.tags:
-        add[key] = claimant.resource.label
-    # Remove a tag key this resource dropped only while the role still holds its value.
-    old_tags = old.tag_dict if old else {}
-    removed = [k for k, v in old_tags.items() if k not in props.tag_dict and state.tags.get(k) == v]
-    _check_room(state, add, removed)
-    api.tag_role(client, role.name, add)  # the claim lands before the attach below
-    api.untag_role(client, role.name, removed)
-
-    trust = claimant.trust_policy(role)
-    trust_changed = not same_policy(state.trust, trust)
-    if trust_changed:
-        api.update_trust(client, role.name, trust)
+    """A role this project created: claim it, attach its policy, repair a drifted trust."""
+    client = claimant.client
+    held = Ownership.of(state.tags).holds(claimant.resource.claim_id)
+    met_deletion = _record_claim(claimant, role, state, {})
+    delay = claimant.props.propagation_delay_seconds
+    # A role created a moment ago by another stack is as new as one this request made.
+    ready_at = _ready_at(state.created, delay)
+    if not claimant.acceptable_trust(role, state.trust):
+        api.update_trust(client, role.name, claimant.trust_policy(role))
         log.info("repaired trust policy", extra={"role": role.name})
-
-    boundary = props.permissions_boundary
-    if boundary and state.boundary != boundary:
-        api.put_boundary(client, role.name, boundary)
-    elif (
-        boundary is None
-        and old is not None
-        and old.permissions_boundary is not None
-        and state.boundary == old.permissions_boundary
-    ):
-        api.delete_boundary(client, role.name)
-
+        ready_at = _ready_at(datetime.now(UTC), delay)
+    # Always attached, whatever a read says: this attach, after the claim, is what
+    # makes a sweep that detached the policy meanwhile fail its DeleteRole.
     api.attach_policy(client, role.name, claimant.policy_arn(role))
-    return Claimed(role, state.arn, ClaimKind.JOINED, needs_propagation=trust_changed)
+    kind = ClaimKind.JOINED
+    if held and not claimant.is_update:
+        # A Create that finds its own claim already there: CreateRole's answer was
+        # lost and retried, or the request was delivered twice. It made the role.
+        kind = ClaimKind.CREATED
+    return Claimed(role, kind, ready_at, met_deletion)
 
 
 def _adopt(claimant: Claimant, role: RoleSpec, state: RoleState) -> Claimed:
-    """A role somebody else made: never rewrite it; claim it if it is usable."""
-    client, key = claimant.client, claimant.key
+    """A role somebody else made: never rewrite it; claim it if DMS can use it."""
     ownership = Ownership.of(state.tags)
-    already_mine = ownership.holds(claimant.resource.claim_id)
-    if claimant.props.existing_role_policy is ExistingRolePolicy.FAIL and not already_mine:
+    held = ownership.holds(claimant.resource.claim_id)
+    if claimant.props.existing_role_policy is ExistingRolePolicy.FAIL and not held:
         raise RoleConflict(
             f"{role.name} already exists and was not created by this project; set "
             "ExistingRolePolicy to Adopt to share it, or delete the role first."
@@ -242,73 +281,27 @@ def _adopt(claimant: Claimant, role: RoleSpec, state: RoleState) -> Claimed:
             "assume it; add that principal to the role's trust policy (this project never "
             "rewrites a role it did not create)."
         )
-    add: dict[str, str] = {} if already_mine else {key: claimant.resource.label}
-    if ownership.origin is None:
-        add[ORIGIN_KEY] = Origin.ADOPTED.value
-    _check_room(state, add, [])
-    api.tag_role(client, role.name, add)
-    api.attach_policy(client, role.name, claimant.policy_arn(role))
-    if not already_mine:
+    add = {ORIGIN_KEY: Origin.ADOPTED.value} if ownership.origin is None else {}
+    met_deletion = _record_claim(claimant, role, state, add)
+    api.attach_policy(claimant.client, role.name, claimant.policy_arn(role))
+    if not held:
         log.info("adopted role", extra={"role": role.name})
-    return Claimed(role, state.arn, ClaimKind.ADOPTED, needs_propagation=False)
+    delay = claimant.props.propagation_delay_seconds
+    kind = ClaimKind.KEPT if held else ClaimKind.ADOPTED
+    return Claimed(role, kind, _ready_at(state.created, delay), met_deletion)
 
 
-def release_role(client: IAMClient, role: RoleSpec, resource: ResourceRef) -> Released:
-    """Remove this resource's claim; delete the role if this project made it and none remain."""
-    state = api.get_role(client, role.name)
-    key = claim_key(resource.claim_id)
-    if state is None or key not in state.tags:
-        return Released.NOT_CLAIMED
-    ownership = Ownership.of(state.tags)
-    others = set(ownership.claims) - {resource.claim_id}
-    if others or ownership.origin is not Origin.CREATED:
-        keys = [key]
-        if not others and ownership.origin is Origin.ADOPTED:
-            keys.append(ORIGIN_KEY)  # leave a foreign role as we found it
-        api.untag_role(client, role.name, keys)
-        if not others:
-            return Released.RELEASED
-        # Two last claimants leaving at once each read the other's claim. Whoever
-        # untags second sees no claim left on this re-read and finishes the job.
-        state = api.get_role(client, role.name)
-        if state is None or Ownership.of(state.tags).claims:
-            return Released.RELEASED
-        reread = Ownership.of(state.tags)
-        if reread.origin is not Origin.CREATED:
-            if reread.origin is Origin.ADOPTED:
-                api.untag_role(client, role.name, [ORIGIN_KEY])
-            return Released.RELEASED
-
-    policy = role.managed_policy_arn(resource.partition)
-    api.detach_policy(client, role.name, policy)
-    again = api.get_role(client, role.name)
-    if again is None:
-        return Released.DELETED
-    if set(Ownership.of(again.tags).claims) - {resource.claim_id}:
-        _keep(client, role, policy, key)
-        log.info("kept role: another resource claimed it meanwhile", extra={"role": role.name})
-        return Released.KEPT
-    try:
-        api.delete_role(client, role.name)
-    except NotFound:
-        pass
-    except DeleteConflict:
-        # Restore the role before asking why it stays (that is for the log only), so a
-        # release cut short here still leaves it as this project made it.
-        _keep(client, role, policy, key)
-        blockers = [b for b in api.describe_blockers(client, role.name) if not b.endswith(policy)]
-        why = "it carries " + ", ".join(blockers) if blockers else "a claim arrived meanwhile"
-        log.info("kept role after its last claim", extra={"role": role.name, "why": why})
-        return Released.KEPT
-    log.info("deleted role", extra={"role": role.name})
-    return Released.DELETED
+def attach_again(claimant: Claimant, role: RoleSpec) -> None:
+    """After a sweep's settle time: the policy once more (the sweep may have detached it)."""
+    api.attach_policy(claimant.client, role.name, claimant.policy_arn(role))
 
 
-def _keep(client: IAMClient, role: RoleSpec, policy: str, key: str) -> None:
-    """Give a role that stays its managed policy back, then drop this resource's claim.
+def release_role(client: IAMClient, role: RoleSpec, resource: ResourceRef) -> None:
+    """Remove this resource's claim from ``role``: one UntagRole, whatever a read says.
 
-    Always re-attached (attaching is idempotent): a previous try of this release may
-    have detached it and then failed, and only this project's releases detach it.
+    A read may not yet show a claim written a moment ago, and removing a key the
+    role lacks is harmless, so there is no read. Nothing is detached or deleted:
+    that is the sweep's job, once CloudFormation confirms nobody needs the role.
     """
-    api.attach_policy(client, role.name, policy)
-    api.untag_role(client, role.name, [key])
+    with suppress(NotFound):  # no such role: nothing to release
+        api.untag_role(client, role.name, [claim_key(resource.claim_id)])

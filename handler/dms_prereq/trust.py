@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from typing import Any
 
@@ -18,13 +19,21 @@ def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in as_list(document.get("Statement")) if isinstance(s, dict)]
 
 
-def _covers_assume_role(statement: dict[str, Any]) -> bool:
-    actions = [str(a).lower() for a in as_list(statement.get("Action"))]
-    return any(a in ("sts:assumerole", "sts:*", "*") for a in actions)
+ASSUME_ROLE = "sts:AssumeRole"
 
 
-def _names_principal(statement: dict[str, Any], service: str) -> bool:
-    principal = statement.get("Principal")
+def _matches(pattern: str, value: str) -> bool:
+    """IAM's action matching: case-insensitive, ``*`` and ``?`` wildcards."""
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
+
+
+def _applies_to_action(statement: dict[str, Any]) -> bool:
+    if "NotAction" in statement:
+        return not any(_matches(str(a), ASSUME_ROLE) for a in as_list(statement["NotAction"]))
+    return any(_matches(str(a), ASSUME_ROLE) for a in as_list(statement.get("Action")))
+
+
+def _names(principal: object, service: str) -> bool:
     if principal == "*":
         return True
     if not isinstance(principal, dict):
@@ -32,20 +41,31 @@ def _names_principal(statement: dict[str, Any], service: str) -> bool:
     return service in as_list(principal.get("Service")) or "*" in as_list(principal.get("AWS"))
 
 
-def allows_service(document: dict[str, Any], service: str) -> bool:
-    """Whether the trust policy lets ``service`` call sts:AssumeRole.
+def _applies_to_principal(statement: dict[str, Any], service: str) -> bool:
+    if "NotPrincipal" in statement:
+        return not _names(statement["NotPrincipal"], service)
+    return _names(statement.get("Principal"), service)
 
-    An Allow naming the service (conditions permitted: they narrow, they do not
-    forbid) and no unconditional Deny naming it.
+
+def allows_service(document: dict[str, Any], service: str) -> bool:
+    """Whether the trust policy lets ``service`` call sts:AssumeRole, as IAM evaluates it.
+
+    An applicable Allow and no applicable unconditional Deny ("Policy evaluation
+    logic", IAM user guide: an explicit deny overrides any allow). A statement
+    applies when its Action or NotAction covers sts:AssumeRole (wildcards and
+    case as IAM matches actions) and its Principal or NotPrincipal covers the
+    service. Conditions on an Allow narrow it without forbidding the service; a
+    conditional Deny is commonly the confused-deputy guard (deny unless
+    aws:SourceAccount is ours), so it does not count against the role.
     """
     allowed = False
     for statement in statements(document):
-        if not _covers_assume_role(statement) or not _names_principal(statement, service):
+        if not _applies_to_action(statement) or not _applies_to_principal(statement, service):
             continue
-        effect = statement.get("Effect")
-        if effect == "Deny" and not statement.get("Condition"):
+        effect = str(statement.get("Effect", "")).lower()
+        if effect == "deny" and not statement.get("Condition"):
             return False
-        if effect == "Allow":
+        if effect == "allow":
             allowed = True
     return allowed
 
