@@ -8,10 +8,25 @@ from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 DMS_PRINCIPAL = "dms.amazonaws.com"
 REDSHIFT_PRINCIPAL = "redshift.amazonaws.com"
+
+
+class DmsUse(StrEnum):
+    """Kinds of DMS resources that rely on a role by its name (the sweep asks DMS for each)."""
+
+    REPLICATION_INSTANCES = "replication instances"
+    SUBNET_GROUPS = "replication subnet groups"
+    REPLICATION_CONFIGS = "serverless replication configs"
+    REDSHIFT_ENDPOINTS = "redshift endpoints"
+
+
+#: Endpoint engines that use dms-access-for-endpoint (DMS user guide, "Using an Amazon
+#: Redshift database as a target").
+REDSHIFT_ENGINES = ("redshift", "redshift-serverless")
 
 
 @dataclass(frozen=True)
@@ -32,6 +47,8 @@ class RoleSpec:
     enabled_by_default: bool
     #: What it is for, for humans.
     purpose: str
+    #: The DMS resources that use it: while any exists, the sweep never deletes it.
+    used_by: tuple[DmsUse, ...] = ()
 
     def managed_policy_arn(self, partition: str) -> str:
         return f"arn:{partition}:iam::aws:policy/service-role/{self.managed_policy}"
@@ -59,6 +76,7 @@ VPC_ROLE = RoleSpec(
     managed_policy="AmazonDMSVPCManagementRole",
     enabled_by_default=True,
     purpose="lets DMS manage the network interfaces of replication instances and subnet groups",
+    used_by=(DmsUse.REPLICATION_INSTANCES, DmsUse.SUBNET_GROUPS, DmsUse.REPLICATION_CONFIGS),
 )
 CLOUDWATCH_LOGS_ROLE = RoleSpec(
     name="dms-cloudwatch-logs-role",
@@ -68,6 +86,7 @@ CLOUDWATCH_LOGS_ROLE = RoleSpec(
     managed_policy="AmazonDMSCloudWatchLogsRole",
     enabled_by_default=True,
     purpose="lets DMS write task and instance logs to CloudWatch Logs",
+    used_by=(DmsUse.REPLICATION_INSTANCES, DmsUse.REPLICATION_CONFIGS),
 )
 REDSHIFT_ROLE = RoleSpec(
     name="dms-access-for-endpoint",
@@ -77,6 +96,7 @@ REDSHIFT_ROLE = RoleSpec(
     managed_policy="AmazonDMSRedshiftS3Role",
     enabled_by_default=False,
     purpose="lets DMS and Redshift stage data in S3 for Redshift target endpoints",
+    used_by=(DmsUse.REDSHIFT_ENDPOINTS,),
 )
 
 ROLES: tuple[RoleSpec, ...] = (VPC_ROLE, CLOUDWATCH_LOGS_ROLE, REDSHIFT_ROLE)

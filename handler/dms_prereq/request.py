@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidRequest
-from .ownership import MAX_TAG_VALUE_LENGTH
 
 REQUEST_TYPES = ("Create", "Update", "Delete")
 PHYSICAL_ID_PREFIX = "DmsPrerequisiteRoles-"
@@ -24,35 +23,70 @@ _STACK_ARN = re.compile(
 )
 
 
+def claim_id_for(stack_id: str, logical_id: str) -> str:
+    """The claim id of a resource: the sweep recomputes it from a stack's logical ids."""
+    return hashlib.sha256(f"{stack_id}|{logical_id}".encode()).hexdigest()[:20]
+
+
 @dataclass(frozen=True)
-class ResourceRef:
-    """One Custom::DmsPrerequisiteRoles resource in one stack."""
+class StackRef:
+    """A stack, from its StackId (ARN): where to ask CloudFormation about it."""
 
     stack_id: str
-    logical_id: str
     partition: str
+    region: str
     account: str
     stack_name: str
 
     @classmethod
-    def parse(cls, stack_id: object, logical_id: object) -> ResourceRef:
+    def parse(cls, stack_id: object) -> StackRef | None:
         match = _STACK_ARN.match(stack_id) if isinstance(stack_id, str) else None
         if not match:
-            raise InvalidRequest("StackId is not a CloudFormation stack ARN.")
-        if not isinstance(logical_id, str) or not logical_id:
-            raise InvalidRequest("LogicalResourceId is missing or not a string.")
+            return None
         return cls(
-            stack_id=str(stack_id),
-            logical_id=logical_id,
+            stack_id=match.group(0),
             partition=match["partition"],
+            region=match["region"],
             account=match["account"],
             stack_name=match["name"],
         )
 
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """One Custom::DmsPrerequisiteRoles resource in one stack."""
+
+    stack: StackRef
+    logical_id: str
+
+    @classmethod
+    def parse(cls, stack_id: object, logical_id: object) -> ResourceRef:
+        stack = StackRef.parse(stack_id)
+        if stack is None:
+            raise InvalidRequest("StackId is not a CloudFormation stack ARN.")
+        if not isinstance(logical_id, str) or not logical_id:
+            raise InvalidRequest("LogicalResourceId is missing or not a string.")
+        return cls(stack=stack, logical_id=logical_id)
+
+    @property
+    def stack_id(self) -> str:
+        return self.stack.stack_id
+
+    @property
+    def partition(self) -> str:
+        return self.stack.partition
+
+    @property
+    def account(self) -> str:
+        return self.stack.account
+
+    @property
+    def stack_name(self) -> str:
+        return self.stack.stack_name
+
     @property
     def claim_id(self) -> str:
-        digest = hashlib.sha256(f"{self.stack_id}|{self.logical_id}".encode()).hexdigest()
-        return digest[:20]
+        return claim_id_for(self.stack_id, self.logical_id)
 
     @property
     def physical_id(self) -> str:
@@ -60,15 +94,6 @@ class ResourceRef:
         # names): a new id on Update makes CloudFormation send a Delete for the
         # old one, and that Delete would release this very resource's claims.
         return PHYSICAL_ID_PREFIX + self.claim_id
-
-    @property
-    def label(self) -> str:
-        """Human-readable claim value: the stack id (for prune) and the logical id.
-
-        A tag value holds MAX_TAG_VALUE_LENGTH characters; a stack ARN is at most
-        about 230, so the logical id is cut if need be. The claim id in the key stays exact.
-        """
-        return f"{self.stack_id} {self.logical_id}"[:MAX_TAG_VALUE_LENGTH]
 
 
 def check_request_type(value: object) -> str:

@@ -57,6 +57,10 @@ class Setting(Generic[T]):
     allowed: str
     description: str
 
+    @property
+    def default_value(self) -> T:
+        return self.parse(self.default)
+
     def read(self, environ: Mapping[str, str]) -> T:
         raw = environ.get(self.variable, self.default)
         try:
@@ -178,11 +182,74 @@ SWEEP_SETTLE_SECONDS: Setting[int] = Setting(
     "deletion waits as long before it answers.",
 )
 
+#: IAM reports a role's last use up to four hours late ("Viewing last accessed
+#: information", IAM user guide), so a shorter retention could delete a role in use.
+MIN_RETENTION_MINUTES = 240
+NEVER = "Never"
+
+
+def parse_retention(raw: str) -> int | None:
+    """Minutes, or None for Never; 0 (tests and demos) or at least MIN_RETENTION_MINUTES."""
+    if raw.lower() == NEVER.lower():
+        return None
+    if raw.isdigit() and (int(raw) == 0 or int(raw) >= MIN_RETENTION_MINUTES):
+        return int(raw)
+    raise InvalidSetting(
+        f"expected {NEVER}, 0 or whole minutes from {MIN_RETENTION_MINUTES}, got {quoted(raw)}."
+    )
+
+
+def parse_regions(raw: str) -> tuple[str, ...] | None:
+    """Region names separated by commas; empty means every enabled region (None)."""
+    if not raw:
+        return None
+    regions = tuple(r.strip() for r in raw.split(",") if r.strip())
+    bad = [r for r in regions if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", r)]
+    if bad or not regions:
+        raise InvalidSetting(f"expected region names separated by commas, got {quoted(raw)}.")
+    return regions
+
+
+UNCLAIMED_ROLE_RETENTION: Setting[int | None] = Setting(
+    parameter="UnclaimedRoleRetentionMinutes",
+    variable="UNCLAIMED_ROLE_RETENTION_MINUTES",
+    default="1440",
+    parse=parse_retention,
+    allowed=f"`{NEVER}`, `0`, or at least `{MIN_RETENTION_MINUTES}`",
+    description="How long a role this project created stays after its last claim is gone "
+    "(and after DMS last used it) before the sweep deletes it. At least "
+    f"{MIN_RETENTION_MINUTES} minutes, since IAM reports a role's use up to four hours late; "
+    f"`{NEVER}` keeps roles forever; `0`, for tests and demos, deletes at the next sweep.",
+)
+DMS_REGIONS: Setting[tuple[str, ...] | None] = Setting(
+    parameter="DmsRegions",
+    variable="DMS_REGIONS",
+    default="",
+    parse=parse_regions,
+    allowed="empty, or region names separated by commas",
+    description="Where the sweep asks DMS for resources that use the roles before it deletes "
+    "one. Empty means every region enabled in the account; a region where DMS is not offered "
+    "has nothing.",
+)
+VERIFY_REQUESTS: Setting[bool] = Setting(
+    parameter="VerifyRequests",
+    variable="VERIFY_REQUESTS",
+    default="true",
+    parse=parse_switch,
+    allowed="`true` | `false`",
+    description="Check every request with CloudFormation (DescribeStackResource shows this "
+    "very resource in the operation's `*_IN_PROGRESS` status) before anything changes. A "
+    "Create or Update that fails the check answers FAILED; a Delete releases nothing.",
+)
+
 #: Every setting, in the order the docs list them.
 SETTINGS: tuple[Setting[Any], ...] = (
     ROLE_PERMISSIONS_BOUNDARY,
     ROLE_TAGS,
     RESTRICT_TO_SOURCE_ACCOUNT,
+    VERIFY_REQUESTS,
+    UNCLAIMED_ROLE_RETENTION,
+    DMS_REGIONS,
     SWEEP_SETTLE_SECONDS,
 )
 #: Properties that were per stack in version 1 -> the parameter that now holds each.
@@ -198,12 +265,17 @@ MOVED_PROPERTIES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class AccountSettings:
-    """The settings of this deployment, applied to the roles this project creates."""
+    """The settings of this deployment; each default comes from its row above."""
 
-    boundary: BoundaryChoice = BoundaryChoice()
-    tags: tuple[tuple[str, str], ...] = ()
-    restrict_to_source_account: bool = False
-    sweep_settle_seconds: int = 60
+    boundary: BoundaryChoice = ROLE_PERMISSIONS_BOUNDARY.default_value
+    tags: tuple[tuple[str, str], ...] = ROLE_TAGS.default_value
+    restrict_to_source_account: bool = RESTRICT_TO_SOURCE_ACCOUNT.default_value
+    verify_requests: bool = VERIFY_REQUESTS.default_value
+    #: None: never delete.
+    retention_minutes: int | None = UNCLAIMED_ROLE_RETENTION.default_value
+    #: None: every enabled region.
+    dms_regions: tuple[str, ...] | None = DMS_REGIONS.default_value
+    sweep_settle_seconds: int = SWEEP_SETTLE_SECONDS.default_value
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> AccountSettings:
@@ -213,6 +285,9 @@ class AccountSettings:
             boundary=ROLE_PERMISSIONS_BOUNDARY.read(env),
             tags=ROLE_TAGS.read(env),
             restrict_to_source_account=RESTRICT_TO_SOURCE_ACCOUNT.read(env),
+            verify_requests=VERIFY_REQUESTS.read(env),
+            retention_minutes=UNCLAIMED_ROLE_RETENTION.read(env),
+            dms_regions=DMS_REGIONS.read(env),
             sweep_settle_seconds=SWEEP_SETTLE_SECONDS.read(env),
         )
 
