@@ -156,6 +156,11 @@ class DmsSurvey:
                 self._result = {usage.region: usage for usage in found}
             return self._result
 
+    def asked(self) -> dict[str, RegionUsage]:
+        """What the regions answered, if this sweep needed to ask them; else nothing."""
+        with self._lock:
+            return dict(self._result or {})
+
     def usage_of(self, role: RoleSpec) -> Usage:
         users: dict[str, dict[DmsUse, int]] = {}
         unknown: dict[str, str] = {}

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import NotFound, Transient, translate
+from .errors import MissingPolicy, NotFound, Transient, translate
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient as IAMClient
@@ -168,3 +168,72 @@ def update_trust(iam: IAMClient, name: str, trust: dict[str, Any]) -> None:
         name,
         lambda: iam.update_assume_role_policy(RoleName=name, PolicyDocument=document),
     )
+
+
+def detach_policy(iam: IAMClient, name: str, policy_arn: str) -> bool:
+    """DetachRolePolicy; False when it was not attached (or the role is gone)."""
+    try:
+        _call(
+            "DetachRolePolicy",
+            name,
+            lambda: iam.detach_role_policy(RoleName=name, PolicyArn=policy_arn),
+        )
+    except (NotFound, MissingPolicy):
+        return False
+    return True
+
+
+def delete_role(iam: IAMClient, name: str) -> None:
+    """DeleteRole. Raises DeleteConflict while anything is attached; NotFound if gone."""
+    _call("DeleteRole", name, lambda: iam.delete_role(RoleName=name))
+
+
+def put_boundary(iam: IAMClient, name: str, boundary: str) -> None:
+    _call(
+        "PutRolePermissionsBoundary",
+        name,
+        lambda: iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary),
+    )
+
+
+def delete_boundary(iam: IAMClient, name: str) -> None:
+    _call(
+        "DeleteRolePermissionsBoundary",
+        name,
+        lambda: iam.delete_role_permissions_boundary(RoleName=name),
+    )
+
+
+def attached_policies(iam: IAMClient, name: str) -> list[str]:
+    """ARNs of the managed policies attached to the role."""
+    return _call(
+        "ListAttachedRolePolicies",
+        name,
+        lambda: [
+            str(policy["PolicyArn"])
+            for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
+            for policy in page["AttachedPolicies"]
+        ],
+    )
+
+
+def other_holds(iam: IAMClient, name: str, own_policy: str) -> list[str]:
+    """What besides ``own_policy`` is on the role: other managed and inline policies, and
+    instance profiles. DeleteRole fails while any remains; the sweep keeps such a role."""
+    found = [f"attached policy {arn}" for arn in attached_policies(iam, name) if arn != own_policy]
+    found += _call(
+        "ListRolePolicies",
+        name,
+        lambda: [
+            f"inline policy {p}" for p in iam.list_role_policies(RoleName=name)["PolicyNames"]
+        ],
+    )
+    found += _call(
+        "ListInstanceProfilesForRole",
+        name,
+        lambda: [
+            f"instance profile {p['InstanceProfileName']}"
+            for p in iam.list_instance_profiles_for_role(RoleName=name)["InstanceProfiles"]
+        ],
+    )
+    return found

@@ -25,13 +25,17 @@ CLAIM_KEY_PREFIX = TAG_PREFIX + "claim:"
 UNCLAIMED_SINCE_KEY = TAG_PREFIX + "unclaimed-since"
 #: Set by the sweep while it deletes a role.
 DELETING_SINCE_KEY = TAG_PREFIX + "deleting-since"
+#: The keys of the RoleTags setting this project last set on the role, separated by
+#: commas, so that the sweep removes a tag the setting no longer names, and no other.
+ROLE_TAGS_KEY = TAG_PREFIX + "role-tags"
 
 #: IAM quotas on tags ("IAM and AWS STS quotas"): per role, counted over all calls.
 MAX_TAGS_PER_ROLE = 50
 MAX_TAG_KEY_LENGTH = 128
 MAX_TAG_VALUE_LENGTH = 256
-#: Tags a user may set on a role: the rest holds the origin mark and at least one claim.
-MAX_USER_TAGS = MAX_TAGS_PER_ROLE - 2
+#: Tags the RoleTags setting may name: the rest holds the origin, the role-tags mark
+#: and at least one claim.
+MAX_USER_TAGS = MAX_TAGS_PER_ROLE - 3
 #: Prefixes nobody may write (IAM reserves ``aws:``) or users may not (ours).
 RESERVED_PREFIXES = ("aws:", TAG_PREFIX)
 
@@ -45,6 +49,21 @@ class Origin(StrEnum):
 
 def claim_key(claim_id: str) -> str:
     return CLAIM_KEY_PREFIX + claim_id
+
+
+def role_tags_mark(keys: list[str]) -> dict[str, str]:
+    """The mark recording which setting tags this project set; empty when there are none.
+
+    A tag value holds MAX_TAG_VALUE_LENGTH characters: keys that do not fit are
+    left out, so the sweep never removes them (it removes only what it knows it set).
+    """
+    value = ""
+    for key in keys:
+        longer = f"{value},{key}" if value else key
+        if len(longer) > MAX_TAG_VALUE_LENGTH:
+            break
+        value = longer
+    return {ROLE_TAGS_KEY: value} if value else {}
 
 
 def is_ours(key: str) -> bool:
@@ -67,6 +86,8 @@ class Ownership:
     claims: Mapping[str, str]
     unclaimed_since: str | None
     deleting_since: str | None
+    #: Keys of the RoleTags setting this project set on the role.
+    role_tags: tuple[str, ...]
 
     @classmethod
     def of(cls, tags: Mapping[str, str]) -> Ownership:
@@ -81,6 +102,7 @@ class Ownership:
             },
             unclaimed_since=lowered.get(UNCLAIMED_SINCE_KEY),
             deleting_since=lowered.get(DELETING_SINCE_KEY),
+            role_tags=tuple(k for k in lowered.get(ROLE_TAGS_KEY, "").split(",") if k),
         )
 
     def holds(self, claim_id: str) -> bool:

@@ -44,6 +44,7 @@ from .ownership import (
     Ownership,
     claim_key,
     find_key,
+    role_tags_mark,
 )
 from .properties import ExistingRolePolicy, Properties
 from .request import ResourceRef
@@ -144,6 +145,7 @@ def claim_role(claimant: Claimant, role: RoleSpec, *, expect_existing: bool) -> 
                 return _create(claimant, role)
             except AlreadyExists:
                 pass
+        read_at = time.monotonic()
         state = api.get_role(client, role.name)
         if state is None:
             # Gone, or so new that this read does not show it yet: ask CreateRole.
@@ -152,7 +154,7 @@ def claim_role(claimant: Claimant, role: RoleSpec, *, expect_existing: bool) -> 
                 _pause(attempt)
             continue
         try:
-            return _claim_existing(claimant, role, state)
+            return _claim_existing(claimant, role, state, read_at)
         except NotFound:
             # Deleted under us by a sweep: create it afresh.
             expect_existing = False
@@ -169,6 +171,7 @@ def _create(claimant: Claimant, role: RoleSpec) -> Claimed:
         ORIGIN_KEY: Origin.CREATED.value,
         claimant.key: claimant.resource.stack_id,
         **settings.tag_dict,
+        **role_tags_mark(list(settings.tag_dict)),
     }
     try:
         api.create_role(
@@ -200,15 +203,17 @@ def _create(claimant: Claimant, role: RoleSpec) -> Claimed:
     return Claimed(role, ClaimKind.CREATED, _ready_at(created, delay))
 
 
-def _claim_existing(claimant: Claimant, role: RoleSpec, state: RoleState) -> Claimed:
+def _claim_existing(
+    claimant: Claimant, role: RoleSpec, state: RoleState, read_at: float
+) -> Claimed:
     if state.path != DMS_ROLE_PATH:
         raise RoleConflict(
             f"{role.name} exists at path {state.path}, but DMS looks its roles up only at "
             "path /; delete it (role names are unique across paths) so that it can be made at /."
         )
     if Ownership.of(state.tags).origin is Origin.CREATED:
-        return _join(claimant, role, state)
-    return _adopt(claimant, role, state)
+        return _join(claimant, role, state, read_at)
+    return _adopt(claimant, role, state, read_at)
 
 
 def _check_room(state: RoleState, add: dict[str, str]) -> None:
@@ -223,12 +228,14 @@ def _check_room(state: RoleState, add: dict[str, str]) -> None:
 
 
 def _record_claim(
-    claimant: Claimant, role: RoleSpec, state: RoleState, add: dict[str, str]
+    claimant: Claimant, role: RoleSpec, state: RoleState, add: dict[str, str], read_at: float
 ) -> bool:
     """Tag the claim, then clear the sweep's marks; True when a sweep was deleting the role.
 
     The claim is tagged even when the read shows it: a read may lag behind a
-    Delete of this very resource that removed it since.
+    Delete of this very resource that removed it since. A claim whose read
+    and tag lie far apart counts as having met a deletion too: a sweep may have
+    marked the role after the read (dms_prereq.sweep explains the bound).
     """
     add = {claimant.key: claimant.resource.stack_id, **add}
     _check_room(state, add)
@@ -239,14 +246,15 @@ def _record_claim(
         if found is not None
     ]
     api.untag_role(claimant.client, role.name, marks)
-    return Ownership.of(state.tags).deleting_since is not None
+    slow = time.monotonic() - read_at > claimant.settings.sweep_settle_seconds / 4
+    return slow or Ownership.of(state.tags).deleting_since is not None
 
 
-def _join(claimant: Claimant, role: RoleSpec, state: RoleState) -> Claimed:
+def _join(claimant: Claimant, role: RoleSpec, state: RoleState, read_at: float) -> Claimed:
     """A role this project created: claim it, attach its policy, repair a drifted trust."""
     client = claimant.client
     held = Ownership.of(state.tags).holds(claimant.resource.claim_id)
-    met_deletion = _record_claim(claimant, role, state, {})
+    met_deletion = _record_claim(claimant, role, state, {}, read_at)
     delay = claimant.props.propagation_delay_seconds
     # A role created a moment ago by another stack is as new as one this request made.
     ready_at = _ready_at(state.created, delay)
@@ -265,7 +273,7 @@ def _join(claimant: Claimant, role: RoleSpec, state: RoleState) -> Claimed:
     return Claimed(role, kind, ready_at, met_deletion)
 
 
-def _adopt(claimant: Claimant, role: RoleSpec, state: RoleState) -> Claimed:
+def _adopt(claimant: Claimant, role: RoleSpec, state: RoleState, read_at: float) -> Claimed:
     """A role somebody else made: never rewrite it; claim it if DMS can use it."""
     ownership = Ownership.of(state.tags)
     held = ownership.holds(claimant.resource.claim_id)
@@ -282,7 +290,7 @@ def _adopt(claimant: Claimant, role: RoleSpec, state: RoleState) -> Claimed:
             "rewrites a role it did not create)."
         )
     add = {ORIGIN_KEY: Origin.ADOPTED.value} if ownership.origin is None else {}
-    met_deletion = _record_claim(claimant, role, state, add)
+    met_deletion = _record_claim(claimant, role, state, add, read_at)
     api.attach_policy(claimant.client, role.name, claimant.policy_arn(role))
     if not held:
         log.info("adopted role", extra={"role": role.name})
