@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from crhelper import CfnResource
@@ -136,23 +137,38 @@ def parse_delete(event: Any) -> Request | None:
         return None
 
 
+@dataclass(frozen=True)
+class FunctionIdentity:
+    """Where the function runs, from the ARN it was invoked by."""
+
+    partition: str
+    region: str
+    account: str
+
+
+def function_identity(context: Any) -> FunctionIdentity | None:
+    arn = getattr(context, "invoked_function_arn", None)
+    parts = arn.split(":") if isinstance(arn, str) else []
+    if len(parts) < 7 or parts[0] != "arn" or not parts[4].isdigit():
+        return None
+    return FunctionIdentity(partition=parts[1], region=parts[3], account=parts[4])
+
+
 def account_problem(request: Request, context: Any) -> str | None:
     """Why this function must not act on the request's stack, or None.
 
     IAM is per account: a stack of another account (whose ServiceToken names
-    this function) would get its roles in this one. The function's own account
-    is in the ARN it was invoked by.
+    this function) would get its roles in this one.
     """
-    arn = getattr(context, "invoked_function_arn", None)
-    parts = arn.split(":") if isinstance(arn, str) else []
-    own = parts[4] if len(parts) > 4 else None
-    if own is None:
+    identity = function_identity(context)
+    if identity is None:
         return "The function cannot tell its own account (no invoked function ARN)."
-    if own != request.resource.account:
+    resource = request.resource
+    if identity.account != resource.account:
         return (
-            f"Stack {request.resource.stack_name} is in account {request.resource.account} but "
-            f"this function manages the roles of account {own}; deploy dms-prerequisite-roles "
-            f"in account {request.resource.account} and use its ServiceToken."
+            f"Stack {resource.stack_name} is in account {resource.account} but this function "
+            f"manages the roles of account {identity.account}; deploy dms-prerequisite-roles in "
+            f"account {resource.account} and use its ServiceToken."
         )
     return None
 

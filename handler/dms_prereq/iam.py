@@ -2,7 +2,7 @@
 
 Functions take the boto3 IAM client; they never create one. Throttling,
 ServiceFailure (HTTP 500) and connection errors are retried by botocore's
-standard retry mode (see :func:`client_config`). IAM also answers writes with
+standard retry mode (see :func:`dms_prereq.clients.client_config`). IAM also answers writes with
 409 ``ConcurrentModification`` or ``EntityTemporarilyUnmodifiable`` when
 another write to the same entity is under way (IAM API reference, "Common
 Errors"); botocore does not retry those codes, so :func:`_call` does, with
@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import MissingPolicy, NotFound, Transient, translate
@@ -37,15 +36,6 @@ TRANSIENT_TRIES = 8
 MAX_PAUSE_SECONDS = 2.0
 #: Where the pauses go; tests may count them instead of sleeping.
 pause: Callable[[float], None] = time.sleep
-
-
-def client_config() -> Config:
-    """Standard retry mode: backs off on Throttling, 5xx and connection errors."""
-    return Config(
-        retries={"mode": "standard", "max_attempts": 8},
-        connect_timeout=5,
-        read_timeout=20,
-    )
 
 
 def _call(action: str, target: str, call: Callable[[], T]) -> T:
