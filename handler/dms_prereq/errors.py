@@ -57,9 +57,11 @@ class RoleConflict(ProvisioningError):
 class AwsError(ProvisioningError):
     """An IAM call failed in a way retrying will not fix."""
 
-    def __init__(self, reason: str, code: str = "") -> None:
+    def __init__(self, reason: str, code: str = "", detail: str = "") -> None:
         super().__init__(reason)
         self.code = code
+        #: AWS's own message, whole (the reason may be cut to fit CloudFormation's limit).
+        self.detail = detail
 
 
 class NotFound(AwsError):
@@ -82,7 +84,7 @@ class MissingPolicy(AwsError):
     """NoSuchEntity about a policy (a boundary or a managed policy), not about the role."""
 
     def __init__(self, reason: str, code: str = "", policy: str = "") -> None:
-        super().__init__(reason, code)
+        super().__init__(reason, code, policy)
         self.policy = policy
 
 
@@ -148,7 +150,7 @@ def translate(error: Exception, action: str, target: str, service: str = "iam") 
                     policy.group(0),
                 )
         cls = _BY_CODE.get(code, AwsError)
-        return cls(f"{call} failed with {code}: {message}", code)
+        return cls(f"{call} failed with {code}: {message}", code, message)
     if isinstance(error, BotoCoreError):
         return AwsError(
             f"{call} could not reach {service.upper()} after retries ({error}).",

@@ -48,7 +48,7 @@ def _call(action: str, target: str, call: Callable[[], T]) -> T:
 
 def _missing_stack(error: AwsError) -> bool:
     """DescribeStacks on a stack id that no longer exists answers ValidationError."""
-    return error.code == "ValidationError" and "does not exist" in str(error)
+    return error.code == "ValidationError" and "does not exist" in error.detail
 
 
 def verify_request(cfn: Any, request: Request) -> str | None:
