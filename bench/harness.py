@@ -17,15 +17,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 
 from bench.calls import busy_seconds
+from testkit import REGION
 from testkit.calls import CallRecorder, IamCall
-from testkit.invoke import InProcessFunction
+from testkit.invoke import InProcessFunction, load_app
 from testkit.local_aws import CloudFormationStandIn
 from testkit.stack import SimulatedStack
 
@@ -44,6 +45,11 @@ class Trace:
     calls: list[IamCall]
     peak_rss_kb: int | None = None
     import_s: float | None = None
+    #: What the handler returned (the sweep's summary), and when; warm invocations only.
+    value: Any = None
+    returned: float | None = None
+    #: The request check's CloudFormation calls (warm invocations, the stacks' region).
+    cfn_calls: list[IamCall] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class Served:
     calls: list[IamCall]
     peak_rss_kb: int | None
     import_s: float | None
+    #: The request check's CloudFormation calls, when they were recorded (warm).
+    cfn_calls: list[IamCall] = field(default_factory=list)
 
     @property
     def wall_s(self) -> float:
@@ -67,8 +75,16 @@ class Served:
 
     @property
     def overhead_s(self) -> float:
-        """Time to the answer's arrival during which no IAM call was in flight."""
+        """Time to the answer's arrival during which no IAM call was in flight.
+
+        The request check (CloudFormation's DescribeStackResource) is part of it.
+        """
         return self.wall_s - self.iam_busy_s
+
+    @property
+    def check_s(self) -> float:
+        """Time in the request check's CloudFormation calls (0 when not recorded)."""
+        return busy_seconds(self.cfn_calls)
 
 
 @contextmanager
@@ -91,32 +107,52 @@ class WarmFunction:
     """``app.lambda_handler`` imported once in this process: a warm Lambda container.
 
     The environment must already point boto3 at IAM and trust the stand-in.
+    Every wait the function asks for really happens, and is noted in ``sleeps``.
     """
 
     def __init__(self) -> None:
-        self._function = InProcessFunction()
+        self.sleeps: list[float] = []
+        self._function = InProcessFunction(sleep=self._sleep)
         self._recorder = CallRecorder(self.client)
+        self._checks = CallRecorder(
+            self.client_for("cloudformation", REGION), service="cloudformation"
+        )
         self.last: Trace | None = None
+
+    def _sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        time.sleep(seconds)
 
     @property
     def client(self) -> Any:
         """The function's IAM client."""
         return self._function.client
 
+    def client_for(self, service: str, region: str) -> Any:
+        """The function's own client of another service (made now if it has none yet)."""
+        return load_app().CLIENTS.for_region(service, region)
+
     def restart(self) -> None:
         """A new IAM client, as a new container would have: nothing learnt from earlier calls."""
-        from dms_prereq.iam import client_config
+        from dms_prereq.clients import client_config
 
         self._function.client = boto3.client("iam", config=client_config())
         self._recorder = CallRecorder(self.client)
 
     def __call__(self, event: dict[str, Any]) -> None:
         self._recorder.take()
+        self._checks.take()
         with _stdout_discarded():
             run = self._function.run(event)
         if run.error is not None:
             raise run.error
-        self.last = Trace(run.entered, self._recorder.take())
+        self.last = Trace(
+            run.entered,
+            self._recorder.take(),
+            value=run.value,
+            returned=run.returned,
+            cfn_calls=self._checks.take(),
+        )
 
 
 class ColdFunction:
@@ -164,13 +200,14 @@ class AddedLatency:
     moto_server answers on loopback in a few milliseconds of CPU; real IAM is a
     remote service whose calls take tens of milliseconds, spent waiting. Sleeping
     in botocore's ``before-send`` releases the GIL exactly as that wait would.
+    Any client takes it (the function's CloudFormation client pays it too).
     """
 
     def __init__(self) -> None:
         self.seconds = 0.0
 
     def attach(self, client: Any) -> None:
-        client.meta.events.register("before-send.iam", self._pause, unique_id="bench-latency")
+        client.meta.events.register("before-send", self._pause, unique_id="bench-latency")
 
     def _pause(self, **_: Any) -> None:
         if self.seconds > 0:
@@ -207,4 +244,5 @@ def serve(
         calls=trace.calls,
         peak_rss_kb=trace.peak_rss_kb,
         import_s=trace.import_s,
+        cfn_calls=trace.cfn_calls,
     )

@@ -57,7 +57,7 @@ SCENARIOS = (
         2,
         2,
         0,
-        "CreateRole (trust, tags, boundary in one call) + AttachRolePolicy",
+        "CreateRole (trust, claim, tags, boundary in one call) + AttachRolePolicy",
     ),
     Scenario(
         "create_all_three",
@@ -75,36 +75,37 @@ SCENARIOS = (
         3,
         3,
         0,
-        "GetRole (origin, trust, claims) + TagRole (claim) + AttachRolePolicy "
-        "(drift repair, and the newcomer's half of the delete race)",
+        "GetRole (origin, path, trust) + TagRole (the claim, whatever the read says) + "
+        "AttachRolePolicy (always: the attach after the claim is what stops a sweep's DeleteRole)",
     ),
     Scenario(
         "noop_update",
         "Update with unchanged properties",
         DEFAULT_ROLES,
-        2,
-        2,
+        3,
+        3,
         0,
-        "GetRole + AttachRolePolicy (drift check; IAM has no cheaper look at attachments)",
+        "GetRole + TagRole + AttachRolePolicy: an Update claims exactly as a Create, whatever "
+        "a read says (a read may lag behind a Delete that removed the claim)",
     ),
     Scenario(
         "delete_last_claim",
         "Delete of the last claim",
         DEFAULT_ROLES,
-        3,
-        4,
         1,
-        "GetRole + DetachRolePolicy + DeleteRole (4 with the re-read the race "
-        "protocol needs), + GetRole of the role never enabled (spec: all three)",
+        1,
+        1,
+        "UntagRole of this resource's claim, whatever a read says; + UntagRole on the role "
+        "never enabled (spec: all three). Nothing is detached or deleted: the sweep does that",
     ),
     Scenario(
         "delete_claim_remains",
         "Delete while another stack's claim remains",
         DEFAULT_ROLES,
-        2,
-        2,
         1,
-        "GetRole + UntagRole, + GetRole of the role never enabled",
+        1,
+        1,
+        "UntagRole, + UntagRole on the role never enabled",
     ),
 )
 
@@ -113,6 +114,7 @@ SCENARIOS = (
 def _play(bench: Bench, scenario: Scenario, cold: bool) -> Served:
     """Set the scene with the warm function, then serve the counted request."""
     bench.restart()
+    bench.clear_roles()
     subject, other = bench.stack(), bench.stack()
     properties = ALL_THREE if scenario.roles == ALL_ROLES else NO_WAIT
     leftover = [subject]
@@ -180,19 +182,26 @@ def measure_wall(bench: Bench, rounds: int, latency_s: float = 0.0) -> dict[str,
 
     Each round runs the plain script one role after another (the ratio's
     denominator), the same calls in three threads (the best any client gets from
-    this IAM) and the function (whose Delete then clears the roles, and gives a
-    warm Delete-overhead sample). The order rotates from round to round.
-    ``latency_s`` adds that pause to every IAM call of both clients.
+    this IAM) and the function (whose Delete gives a warm Delete-overhead sample;
+    the roles it leaves for the sweep are then removed as the script removes its
+    own). The order rotates from round to round. ``latency_s`` adds that pause to
+    every call of both clients (the function's CloudFormation check included).
     """
     bench.restart()
+    bench.clear_roles()
     samples: dict[str, list[float]] = {"raw": [], "raw_threads": [], "function": []}
     delete_overhead: list[float] = []
+    delete_check: list[float] = []
 
     def function() -> float:
         stack = bench.stack()
         created = bench.run(stack, "create", ALL_THREE)
         bench.latency.seconds = 0.0
-        delete_overhead.append(bench.run(stack, "delete").overhead_s)
+        deleted = bench.run(stack, "delete")
+        delete_overhead.append(deleted.overhead_s)
+        delete_check.append(deleted.check_s)
+        # A Delete leaves the roles (the sweep deletes them); the next round needs none.
+        bench.raw_delete_all()
         return created.wall_s
 
     def cleared(create: Callable[[], float]) -> Callable[[], float]:
@@ -215,6 +224,7 @@ def measure_wall(bench: Bench, rounds: int, latency_s: float = 0.0) -> dict[str,
             bench.latency.seconds = latency_s
             samples[name].append(run())
     bench.latency.seconds = 0.0
+    bench.clear_roles()
     medians = {name: statistics.median(values) for name, values in samples.items()}
     return {
         "rounds": rounds,
@@ -228,6 +238,7 @@ def measure_wall(bench: Bench, rounds: int, latency_s: float = 0.0) -> dict[str,
         ),
         "best_concurrent_ratio": medians["raw_threads"] / medians["raw"],
         "warm_delete_overhead_s": statistics.median(delete_overhead),
+        "warm_delete_check_s": statistics.median(delete_check),
     }
 
 
@@ -236,6 +247,7 @@ def measure_cold_deletes(bench: Bench, rounds: int) -> list[Served]:
     served = []
     for _ in range(rounds):
         bench.restart()
+        bench.clear_roles()
         stack = bench.stack()
         bench.run(stack, "create", ALL_THREE)
         served.append(bench.run(stack, "delete", cold=True))
@@ -247,6 +259,7 @@ def measure_cold_deletes(bench: Bench, rounds: int) -> list[Served]:
 def measure_scaling(bench: Bench) -> dict[str, Any]:
     """Claims 1..40 on the default roles (warm), then unwind; at each level also a cold Create."""
     bench.restart()
+    bench.clear_roles()
     top = max(SCALING_LEVELS)
     stacks = [bench.stack() for _ in range(top)]
     ramp = [bench.run(stack, "create", NO_WAIT) for stack in stacks]

@@ -5,7 +5,9 @@
   (:meth:`~dms_prereq.catalogue.RoleSpec.trust_policy`) or a wrong one;
 * :func:`add_owners_policy`: somebody starts to use a role for something
   else, so it is no longer this project's to delete;
-* :func:`wipe_roles`: an account without roles again, between cases.
+* :func:`wipe_roles`: an account without roles again, between cases;
+  :func:`wipe_account` also without the account's own managed policies (the
+  permissions boundaries a deployment names).
 """
 
 from __future__ import annotations
@@ -92,3 +94,20 @@ def wipe_roles(iam: Any) -> None:
         for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
             iam.delete_role_policy(RoleName=name, PolicyName=policy)
         iam.delete_role(RoleName=name)
+
+
+def make_policy(iam: Any, name: str) -> str:
+    """A customer managed policy of the account (a permissions boundary); returns its ARN."""
+    made = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(DESCRIBE_LOGS_POLICY))
+    return str(made["Policy"]["Arn"])
+
+
+def wipe_account(iam: Any) -> None:
+    """:func:`wipe_roles`, then every managed policy the account made itself (Scope=Local)."""
+    wipe_roles(iam)
+    for policy in iam.list_policies(Scope="Local", MaxItems=1000)["Policies"]:
+        arn = policy["Arn"]
+        for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
+            if not version["IsDefaultVersion"]:
+                iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+        iam.delete_policy(PolicyArn=arn)

@@ -18,7 +18,9 @@ an HTML 500, so this proxy
 DMS speaks the JSON 1.1 protocol (botocore's ``dms/2016-01-01`` model): a POST whose
 ``X-Amz-Target`` is ``AmazonDMSv20160101.<Action>``, errors as ``{"__type": code,
 "message": text}``. Point boto3 at :attr:`DmsApi.url` with ``endpoint_url`` or, from any
-process, ``AWS_ENDPOINT_URL_DMS`` (:meth:`DmsApi.env`).
+process, ``AWS_ENDPOINT_URL_DATABASE_MIGRATION_SERVICE`` (:meth:`DmsApi.env`): boto3
+names the variable after the service id, "Database Migration Service" (AWS SDKs and
+Tools reference guide, "Service-specific endpoints").
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ class DmsApi(LoopbackServer):
 
     def env(self) -> dict[str, str]:
         """Environment that points boto3's DMS clients, in any process, here."""
-        return {"AWS_ENDPOINT_URL_DMS": self.url}
+        return {"AWS_ENDPOINT_URL_DATABASE_MIGRATION_SERVICE": self.url}
 
     # -- the registry tests drive --------------------------------------------------------
     def add_replication_config(

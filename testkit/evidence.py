@@ -6,7 +6,10 @@ the proving suites' harness and their worker processes) runs inside
 
 * records each IAM call the function's client makes (action, role, policy ARN)
   with a :class:`~testkit.calls.CallRecorder`, once per API call and never
-  for the calls tests make to inspect IAM;
+  for the calls tests make to inspect IAM; and each call of the function's other
+  clients (CloudFormation for the request check and the sweep, DMS and EC2 for the
+  sweep) once they are watched: :class:`RecordingClients`, put in place of
+  ``app.CLIENTS``, watches every client the function makes;
 * captures every line the function writes while it runs: the Powertools
   handler's stream, records that reach the root logger (where the Lambda
   runtime prints them) and anything printed to stdout or stderr.
@@ -28,8 +31,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from typing import Any
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, WeakSet
 
+from dms_prereq.clients import Clients
 from dms_prereq.errors import InvalidRequest
 from dms_prereq.request import ResourceRef
 
@@ -185,11 +189,26 @@ class Evidence:
         self.figures: Counter[str] = Counter()
         # One recorder per client, however many invocations it serves; it goes with the client.
         self._recorders: WeakKeyDictionary[Any, CallRecorder] = WeakKeyDictionary()
+        #: Clients of the function besides the IAM client an invocation names.
+        self._watched: WeakSet[Any] = WeakSet()
 
     @property
     def calls(self) -> list[IamCall]:
+        """Every recorded call of the session, whatever the service."""
         with self._lock:
             return [call for inv in self.invocations for call in inv.calls]
+
+    def watch(self, client: Any) -> None:
+        """Record ``client``'s calls (any service) in every invocation observed from now on."""
+        self._recorder(client)
+        with self._lock:
+            self._watched.add(client)
+
+    def _recorders_for(self, client: Any) -> list[CallRecorder]:
+        with self._lock:
+            watched = list(self._watched)
+        clients = [client, *(c for c in watched if c is not client)]
+        return [self._recorder(c) for c in clients if c is not None]
 
     def count(self, figure: str, amount: int = 1) -> None:
         with self._lock:
@@ -198,7 +217,7 @@ class Evidence:
     def _recorder(self, client: Any) -> CallRecorder:
         with self._lock:
             if client not in self._recorders:
-                self._recorders[client] = CallRecorder(client)
+                self._recorders[client] = CallRecorder(client, service=None)
             return self._recorders[client]
 
     @contextmanager
@@ -206,7 +225,7 @@ class Evidence:
         """Run one invocation of the function under observation."""
         partition, account = _where(event)
         current = Invocation(source, secrets_of(event), partition, account)
-        recorder = self._recorder(client) if client is not None else None
+        recorders = self._recorders_for(client)
         with self._lock:
             overlapping = self._active is not None
             if overlapping:
@@ -218,8 +237,8 @@ class Evidence:
         if overlapping:
             yield current
             return
-        if recorder is not None:
-            recorder.take()  # the tests' own calls on this client before the invocation
+        for recorder in recorders:
+            recorder.take()  # the tests' own calls on these clients before the invocation
         try:
             with capture_logs() as sink:
                 yield current
@@ -227,7 +246,8 @@ class Evidence:
             with self._lock:
                 self._active = None
                 current.lines = sink.lines()
-                current.calls = recorder.take() if recorder is not None else []
+                taken = [call for recorder in recorders for call in recorder.take()]
+                current.calls = sorted(taken, key=lambda call: call.started)
                 self.invocations.append(current)
 
     def add(self, invocations: list[Invocation]) -> None:
@@ -237,3 +257,15 @@ class Evidence:
 
 
 EVIDENCE = Evidence()
+
+
+class RecordingClients(Clients):
+    """The function's client cache (``app.CLIENTS``), every client of it watched by
+    :data:`EVIDENCE`: put one in place of ``app.CLIENTS`` (``load_app().CLIENTS = ...``),
+    after the endpoints are in the environment, and the CloudFormation, DMS and EC2
+    calls of each observed invocation are recorded with its IAM calls."""
+
+    def for_region(self, service: str, region: str | None = None) -> Any:
+        client = super().for_region(service, region)
+        EVIDENCE.watch(client)
+        return client

@@ -7,9 +7,10 @@ give it moto's IAM client and a sleep that only records; the bench and the
 race workers let the function build its own client from the environment.
 
 ``python -m testkit.invoke --timeout 60 < events/create.json`` makes one
-invocation in a fresh interpreter (a cold start); :func:`run_in_fresh_process`
-starts one. ``make invoke`` runs the built artifact under the Lambda runtime
-instead (tools/lambda_runtime.py).
+invocation in a fresh interpreter (a cold start); :func:`invoke_in_fresh_process`
+starts one and reads back what the handler returned (``--result FILE``).
+``make invoke`` runs the built artifact under the Lambda runtime instead
+(tools/lambda_runtime.py).
 
 This module imports nothing but the standard library, so a process that
 imports it after ``app`` (bench/fresh_invoke.py) still measures the
@@ -22,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -81,6 +83,8 @@ class Run:
     error: BaseException | None
     #: What the ``observe`` wrapper yielded, if there was one.
     observed: Any = None
+    #: What the handler returned (the sweep's summary; None for a CloudFormation request).
+    value: Any = None
 
     @property
     def seconds(self) -> float:
@@ -116,41 +120,69 @@ class InProcessFunction:
             self._app.sleep = self.sleep
         observing = self._observe(self.client, event) if self._observe else nullcontext()
         error: BaseException | None = None
+        value: Any = None
         with observing as observed:
             entered = time.monotonic()
             try:
-                self._app.lambda_handler(event, FakeContext(timeout_seconds))
+                value = self._app.lambda_handler(event, FakeContext(timeout_seconds))
             except BaseException as raised:
                 error = raised
             returned = time.monotonic()
-        return Run(entered, returned, error, observed)
+        return Run(entered, returned, error, observed, value)
 
-    def __call__(self, event: dict[str, Any], timeout_seconds: float = 300.0) -> None:
-        """Invoke once; what the handler raises is raised here."""
-        error = self.run(event, timeout_seconds).error
-        if error is not None:
-            raise error
+    def __call__(self, event: dict[str, Any], timeout_seconds: float = 300.0) -> Any:
+        """Invoke once and return what the handler returned; what it raises is raised here."""
+        run = self.run(event, timeout_seconds)
+        if run.error is not None:
+            raise run.error
+        return run.value
 
 
-def run_in_fresh_process(event: dict[str, Any], env: dict[str, str], timeout: float = 60) -> str:
-    """Invoke the entry point on ``event`` in a new interpreter; return its logs.
+@dataclass(frozen=True)
+class FreshRun:
+    """One invocation in a new interpreter: its logs, and what the handler returned."""
+
+    logs: str
+    value: Any
+
+
+def invoke_in_fresh_process(
+    event: dict[str, Any], env: dict[str, str], timeout: float = 60
+) -> FreshRun:
+    """Invoke the entry point on ``event`` in a new interpreter (a cold start).
 
     ``env`` is laid over this process's environment (endpoints, CA file);
     AWS_SAM_LOCAL is dropped so the answer really travels.
     """
     full_env = {**os.environ, **env}
     full_env.pop("AWS_SAM_LOCAL", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "testkit.invoke", "--timeout", str(timeout)],
-        input=json.dumps(event),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=full_env,
-        timeout=timeout + 30,
-        check=True,
-    )
-    return done.stdout + done.stderr
+    with tempfile.TemporaryDirectory(prefix="fresh-invoke-") as scratch:
+        # A file, not stdout: the function's own JSON log lines go to stdout.
+        result = Path(scratch) / "returned.json"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "testkit.invoke",
+                "--timeout",
+                str(timeout),
+                "--result",
+                str(result),
+            ],
+            input=json.dumps(event),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=full_env,
+            timeout=timeout + 30,
+            check=True,
+        )
+        return FreshRun(done.stdout + done.stderr, json.loads(result.read_text()))
+
+
+def run_in_fresh_process(event: dict[str, Any], env: dict[str, str], timeout: float = 60) -> str:
+    """:func:`invoke_in_fresh_process`, for its logs alone."""
+    return invoke_in_fresh_process(event, env, timeout).logs
 
 
 def main() -> int:
@@ -159,8 +191,11 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--timeout", type=float, default=360.0, help="seconds until the deadline")
+    parser.add_argument("--result", type=Path, help="write what the handler returned here (JSON)")
     args = parser.parse_args()
-    InProcessFunction()(json.load(sys.stdin), args.timeout)
+    value = InProcessFunction()(json.load(sys.stdin), args.timeout)
+    if args.result is not None:
+        args.result.write_text(json.dumps(value))
     return 0
 
 

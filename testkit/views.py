@@ -39,7 +39,8 @@ class RoleView:
 
     @property
     def claims(self) -> frozenset[str]:
-        """The claim tags' values: ``<stack id> <logical id>`` of each claiming resource."""
+        """The claim tags' values: the StackId of each claiming resource (version 1 wrote
+        ``<StackId> <LogicalResourceId>``)."""
         return frozenset(Ownership.of(self.tags).claims.values())
 
     @property

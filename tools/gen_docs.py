@@ -3,7 +3,12 @@
 Everything here is derived, so the docs cannot drift from what the function
 accepts and returns, or from what its template grants:
 
-* the properties from :data:`dms_prereq.properties.DEFINITIONS`;
+* the properties from :data:`dms_prereq.properties.DEFINITIONS`, and those that
+  moved to the deployment from :data:`dms_prereq.settings.MOVED_PROPERTIES`;
+* the deployment's parameters from ``template.yaml``, each account setting's
+  variable, default and meaning from :data:`dms_prereq.settings.SETTINGS`;
+* the tags this project keeps on a role, and how many claims fit, from
+  :mod:`dms_prereq.ownership`;
 * the roles and their ARN attributes from the catalogue, the role-list
   attributes from :data:`dms_prereq.resource.ROLE_LIST_ATTRIBUTES`, the
   physical id from :class:`dms_prereq.request.ResourceRef`;
@@ -35,10 +40,21 @@ from typing import Any
 
 from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
 from dms_prereq.catalogue import REDSHIFT_ROLE, ROLES, VPC_ROLE
-from dms_prereq.ownership import MAX_TAGS_PER_ROLE, TAG_PREFIX
+from dms_prereq.ownership import (
+    CLAIM_KEY_PREFIX,
+    DELETING_SINCE_KEY,
+    MAX_TAGS_PER_ROLE,
+    MAX_USER_TAGS,
+    ORIGIN_KEY,
+    ROLE_TAGS_KEY,
+    TAG_PREFIX,
+    UNCLAIMED_SINCE_KEY,
+    Origin,
+)
 from dms_prereq.properties import DEFINITIONS, IGNORED
 from dms_prereq.request import PHYSICAL_ID_PREFIX, ResourceRef
 from dms_prereq.resource import ROLE_LIST_ATTRIBUTES
+from dms_prereq.settings import MOVED_PROPERTIES, ROLE_TAGS, SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "reference.md"
@@ -148,6 +164,128 @@ def properties_table() -> str:
             (f"`{d.name}`", d.type, f"`{d.default_text}`", d.allowed, d.description)
             for d in DEFINITIONS
         ),
+    )
+
+
+def _template_parameters(path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
+    parameters = _load_template(path).get("Parameters")
+    if not isinstance(parameters, dict):
+        raise DocsError(f"{path.name} has no Parameters")
+    return parameters
+
+
+def _default_text(value: object) -> str:
+    return f"`{value}`" if value not in (None, "") else "empty"
+
+
+#: More allowed values than this are shown as a range.
+MAX_LISTED_VALUES = 6
+
+
+def _allowed_text(parameter: dict[str, Any]) -> str:
+    allowed = [str(v) for v in parameter.get("AllowedValues") or []]
+    if len(allowed) > MAX_LISTED_VALUES:
+        return f"one of {len(allowed)} values, `{allowed[0]}` to `{allowed[-1]}`"
+    return " | ".join(f"`{v}`" for v in allowed) or "-"
+
+
+def parameters_table(template_path: Path = TEMPLATE) -> str:
+    """Every parameter of the deployment: the account settings (one row of SETTINGS each,
+    with their environment variable) and the template's own, then the settings that only
+    an environment variable sets."""
+    parameters = _template_parameters(template_path)
+    by_parameter = {s.parameter: s for s in SETTINGS if s.parameter}
+    missing = sorted(set(by_parameter) - set(parameters))
+    if missing:
+        raise DocsError(f"template.yaml lacks the parameters of settings {', '.join(missing)}")
+    rows = []
+    for name, parameter in parameters.items():
+        setting = by_parameter.get(name)
+        if setting is not None:
+            rows.append(
+                (
+                    f"`{name}`",
+                    f"`{setting.variable}`",
+                    _default_text(setting.default),
+                    setting.allowed,
+                    setting.description,
+                )
+            )
+        else:
+            rows.append(
+                (
+                    f"`{name}`",
+                    "-",
+                    _default_text(parameter.get("Default")),
+                    _allowed_text(parameter),
+                    " ".join(str(parameter.get("Description", "")).split()),
+                )
+            )
+    rows += [
+        (
+            "(none)",
+            f"`{s.variable}`",
+            _default_text(s.default),
+            s.allowed,
+            s.description + " Set it on the function only for tests and demos.",
+        )
+        for s in SETTINGS
+        if s.parameter is None
+    ]
+    return markdown_table(
+        ("Parameter", "Environment variable", "Default", "Allowed values", "Meaning"), rows
+    )
+
+
+def tags_table() -> str:
+    """The tags this project keeps on a role (dms_prereq.ownership), and who writes each."""
+    created, adopted = Origin.CREATED.value, Origin.ADOPTED.value
+    return markdown_table(
+        ("Tag key", "Value", "Written by", "Meaning"),
+        [
+            (
+                f"`{ORIGIN_KEY}`",
+                f"`{created}` or `{adopted}`",
+                "the request that created or adopted the role",
+                "this project made the role, or found it and adopted it; a role it adopted "
+                "is never deleted",
+            ),
+            (
+                f"`{CLAIM_KEY_PREFIX}<20 hex>`",
+                "the StackId",
+                "every Create and Update; removed by the resource's Delete or by the sweep",
+                "one resource (StackId + LogicalResourceId, hashed into the key) relies on "
+                "the role",
+            ),
+            (
+                f"`{UNCLAIMED_SINCE_KEY}`",
+                "UTC time, `2026-11-30T04:00:00Z`",
+                "the sweep; removed by the next claim",
+                "no claim was left on a role this project created; the retention counts from here",
+            ),
+            (
+                f"`{DELETING_SINCE_KEY}`",
+                "UTC time",
+                "the sweep, while it deletes the role; removed by a claim",
+                "a deletion is under way; a claimant that meets it waits the settle time "
+                "and attaches the policy once more",
+            ),
+            (
+                f"`{ROLE_TAGS_KEY}`",
+                "keys, separated by commas",
+                f"the request that creates the role, and the sweep (`{ROLE_TAGS.parameter}`)",
+                f"which tags of the `{ROLE_TAGS.parameter}` setting this project set, so that "
+                "the sweep removes only those when the setting drops them",
+            ),
+        ],
+    )
+
+
+def moved_table() -> str:
+    """The properties of version 1 that are now parameters of the deployment."""
+    return markdown_table(
+        ("Property (version 1)", "Now the deployment's parameter"),
+        [(f"`{old}`", f"`{new}`") for old, new in MOVED_PROPERTIES.items()],
     )
 
 
@@ -325,6 +463,18 @@ def schema_document() -> dict[str, Any]:
             "description": "CloudFormation's own: seconds it waits for the function's answer.",
         }
     properties.update({d.name: _property_schema(d) for d in DEFINITIONS})
+    # Version 1's per-stack settings: listed (so that E9101 does not call them unknown) and
+    # deprecated, so that E9103 says which parameter of the deployment holds each now.
+    properties.update(
+        {
+            old: {
+                "description": f"{old} is no longer a property: it is the {new} parameter of "
+                "the dms-prerequisite-roles deployment (a role holds it once for every stack), "
+                "and a Create that sets it fails; remove it from this resource."
+            }
+            for old, new in MOVED_PROPERTIES.items()
+        }
+    )
     properties.update(
         {name: {"type": "string", "description": text} for name, text in attributes()}
     )
@@ -337,6 +487,7 @@ def schema_document() -> dict[str, Any]:
         "properties": properties,
         "required": ["ServiceToken"],
         "readOnlyProperties": [f"/properties/{name}" for name, _ in attributes()],
+        "deprecatedProperties": [f"/properties/{old}" for old in MOVED_PROPERTIES],
     }
     if any(d.type == "List of {Key, Value}" for d in DEFINITIONS):
         document["definitions"] = {
@@ -410,12 +561,32 @@ Outputs:
     Value: !GetAtt {EXAMPLE_LOGICAL_ID}.{VPC_ROLE.arn_attribute}"""
 
 
+def claims_that_fit() -> str:
+    """How many claims fit on a role, from IAM's limit and this project's own tags."""
+    most = MAX_TAGS_PER_ROLE - 1
+    with_tags = MAX_TAGS_PER_ROLE - 2
+    return f"""IAM allows {MAX_TAGS_PER_ROLE} tags per role, counted over every tag on it. Beside
+the claims, a role holds:
+
+- the origin tag (`{ORIGIN_KEY}`), always: 1;
+- on a role this project created, when the deployment sets `{ROLE_TAGS.parameter}` to *n*
+  tags: those *n*, and the mark that records them (`{ROLE_TAGS_KEY}`): *n* + 1;
+- any tag somebody set outside this project (on an adopted role, whatever it carried).
+
+So a role this project created fits **{most} claims** without `{ROLE_TAGS.parameter}`, and
+**{with_tags} − *n*** with *n* of them (`{ROLE_TAGS.parameter}` takes at most {MAX_USER_TAGS},
+which leaves room for one claim); an adopted role fits {most} minus the tags it came with.
+While one of the sweep's marks (`{UNCLAIMED_SINCE_KEY}`, `{DELETING_SINCE_KEY}`) is on a
+role, it takes one more place, until the next claim removes it. A claim that does not fit
+fails its Create with a reason that says so; the sweep releases the claims of resources
+that are gone (`dms-prereq-roles prune --apply` runs it at once)."""
+
+
 def reference() -> str:
     roles = ", ".join(f"`{r.name}`" for r in ROLES)
     props = "\n".join(property_section(d) for d in DEFINITIONS)
     ignored = " and ".join(f"`{k}`" for k in IGNORED)
     getatt = markdown_table(("Attribute", "Description"), [(f"`{n}`", t) for n, t in attributes()])
-    most_claims = MAX_TAGS_PER_ROLE - 1
     # Only while a property takes tags: the note follows DEFINITIONS.
     tag_note = (
         "\n`Tag` is an object with exactly `Key` and `Value`. Keys may not start with "
@@ -428,9 +599,11 @@ def reference() -> str:
 
 Creates, adopts and safely shares the IAM roles AWS DMS looks up by exact name
 ({roles}). Any number of stacks in an account may declare one; each holds a
-*claim* on the roles it manages, and a role goes away only when this project
-created it and its last claim is released. See [operations](operations.md) and
-[troubleshooting](troubleshooting.md).
+*claim* on the roles it manages. Requests only add claims (a Delete removes its
+own); the function's scheduled sweep deletes a role this project created once no
+claim, no DMS resource and no recent use keeps it. See the
+[README](../README.md#ownership-requests-only-add-the-sweep-deletes),
+[operations](operations.md) and [troubleshooting](troubleshooting.md).
 
 The roles it manages:
 
@@ -454,7 +627,7 @@ To declare this entity in your CloudFormation template, use the following syntax
 
 CloudFormation sends every value as a string; `"true"`/`"false"` (any case) and
 whole numbers as strings are accepted, as are JSON booleans and numbers. Any
-property not listed here is rejected by name.
+property not listed here is rejected by name, with the list of valid ones.
 
 ## Properties
 
@@ -470,13 +643,41 @@ The ARN of the dms-prerequisite-roles function in this account and Region, usual
 {props}
 {ignored} are CloudFormation's own and are ignored by the function.
 {tag_note}
-**How many claims fit.** IAM allows {MAX_TAGS_PER_ROLE} tags per role. This project
-keeps one tag for the role's origin and one per claim; every other tag on the
-role takes the same room: the user `Tags` that claiming stacks set on a role
-this project created, and any tag set outside this project. A role therefore
-fits {most_claims} claims minus its other tags. A claim that does not fit fails
-with a reason that says so; `dms-prereq-roles prune` frees the room that stale
-claims take.
+**Updates only add claims.** An Update claims every role it enables and releases
+nothing: a role it no longer enables gets an empty ARN attribute but keeps this
+resource's claim until the resource is deleted. IAM has no conditional writes, so
+an Update that released could be undone by nothing when a late or repeated
+delivery of an older Update arrived after a newer one; with Updates that only
+add, the order of deliveries does not matter.
+
+## Properties that moved to the deployment
+
+A role is one per account, so what it can hold only once is a parameter of the
+deployment, set by whoever deploys the function, not a property of any stack
+(otherwise any stack could change the shared role under its neighbours):
+
+{moved_table()}
+
+A Create that still sets one answers FAILED, naming the parameter that now holds
+it. An Update or a Delete ignores them with a warning in the function's log, so
+that the rollback of a stack made with version 1 never fails over them. The
+cfn-lint rules below flag them (E9103).
+
+## Deployment parameters
+
+Parameters of `template.yaml`; each account setting reaches the function as an
+environment variable (`handler/dms_prereq/settings.py`, one row each):
+
+{parameters_table()}
+
+The boundary and tags are applied when this project creates a role, and by the
+sweep, which brings the roles this project created to the settings (it removes
+only tags it set earlier that the setting no longer names). Roles it adopted
+are never changed. Deploy the same settings in every Region.
+
+## How many claims fit
+
+{claims_that_fit()}
 
 ## Return values
 
@@ -508,9 +709,10 @@ A complete stack: [examples/consumer.yaml](../examples/consumer.yaml).
 cfn-lint checks nothing on a `Custom::` resource: it accepts any property name
 and any attribute. [`{SCHEMA_PATH}`](../{SCHEMA_PATH}) is this resource's schema,
 generated from the same definitions the function parses its properties with,
-and `schema/dms_prerequisite_roles.py` holds two cfn-lint rules that apply it:
-E9101 (property names, types and allowed values) and E9102 (`Fn::GetAtt`
-attributes). Point cfn-lint at the folder:
+and `schema/dms_prerequisite_roles.py` holds three cfn-lint rules that apply it:
+E9101 (property names, types and allowed values), E9102 (`Fn::GetAtt`
+attributes) and E9103 (properties that moved to the deployment). Point cfn-lint
+at the folder:
 
 ```sh
 cfn-lint --append-rules path/to/dms-prerequisite-roles/schema -- my-stack.yaml
@@ -534,7 +736,9 @@ deploy, since the schema follows that release's properties.
 README_SECTIONS: dict[str, Callable[[], str]] = {
     "roles": roles_table,
     "properties": properties_table,
+    "parameters": parameters_table,
     "attributes": attributes_table,
+    "tags": tags_table,
     "permissions": permissions_table,
 }
 

@@ -19,8 +19,8 @@ them (START, the function's lines, END, REPORT) and the timings.
 
 As SimulatedStack's ``invoke`` (see docs/local-runtime.md)::
 
-    with local_aws() as (moto, cfn), LocalLambda(env={**moto.env(), **cfn.env()}) as fn:
-        stack = SimulatedStack("pipeline-a", invoke=fn.invoke, cfn=cfn)
+    with local_aws() as aws, LocalLambda(env=aws.env()) as fn:
+        stack = SimulatedStack("pipeline-a", invoke=fn.invoke, cfn=aws.cfn, api=aws.cfn_api)
         stack.create(CreateVpcRole="true")
 """
 

@@ -3,9 +3,9 @@
 :class:`FunctionConfig` holds what the local runtime (:mod:`tools.lambda_runtime`)
 needs of one ``AWS::Serverless::Function``: Handler, Runtime, Architectures,
 MemorySize, Timeout, environment variables and LoggingConfig, with the
-template's Globals merged in and ``!Ref`` to a parameter resolved to its
-default. The default template is the built one (``.aws-sam/build``), whose
-CodeUri is the artifact ``sam deploy`` ships.
+template's Globals merged in, ``!Ref`` to a parameter resolved to its default
+and ``!Join`` over such values. The default template is the built one
+(``.aws-sam/build``), whose CodeUri is the artifact ``sam deploy`` ships.
 """
 
 from __future__ import annotations
@@ -100,14 +100,47 @@ class FunctionConfig:
 
 def _resolve(value: Any, parameters: Mapping[str, Any], region: str, what: object) -> str:
     """A template value as the string Lambda would put in the environment."""
+    resolved = _value(value, parameters, region, what)
+    if isinstance(resolved, list):
+        raise ValueError(f"{what}: {value!r} is a list; an environment variable holds a string")
+    return resolved
+
+
+def _value(value: Any, parameters: Mapping[str, Any], region: str, what: object) -> str | list[str]:
+    """A string, or a list for a list parameter (CommaDelimitedList, List<...>).
+
+    Only what the template uses has a local value: ``Ref`` to AWS::Region or to a
+    parameter's default, and ``Fn::Join`` over those (DmsRegions, a
+    CommaDelimitedList, reaches the function joined with commas).
+    """
     if isinstance(value, dict) and list(value) == ["Ref"]:
         name = value["Ref"]
         if name == "AWS::Region":
             return region
-        if "Default" in parameters.get(name, {}):
-            return _resolve(parameters[name]["Default"], parameters, region, what)
+        parameter = parameters.get(name, {})
+        if "Default" in parameter:
+            default = _value(parameter["Default"], parameters, region, what)
+            kind = str(parameter.get("Type", "String"))
+            if kind == "CommaDelimitedList" or kind.startswith("List<"):
+                # CloudFormation splits a list parameter's value at its commas
+                # ("Parameters", CloudFormation user guide); "" is the list [""].
+                return default.split(",") if isinstance(default, str) else default
+            return default
+    if isinstance(value, dict) and list(value) == ["Fn::Join"]:
+        delimiter, items = value["Fn::Join"]
+        parts = _value(items, parameters, region, what)
+        if not isinstance(parts, list):
+            raise ValueError(f"{what}: Fn::Join needs a list, got {items!r}")
+        return str(delimiter).join(parts)
+    if isinstance(value, list):
+        resolved = [_value(item, parameters, region, what) for item in value]
+        if any(isinstance(item, list) for item in resolved):
+            raise ValueError(f"{what}: {value!r} nests a list")
+        return [str(item) for item in resolved]
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | int | float):
         return str(value)
-    raise ValueError(f"{what}: {value!r} has no local value (only Ref to a parameter default)")
+    raise ValueError(
+        f"{what}: {value!r} has no local value (only Ref to a parameter default, Fn::Join)"
+    )

@@ -2,7 +2,8 @@
 
 Each round is a new execution environment (a cold start) on a fresh local IAM:
 Create with events/create.json's properties, Update to events/update.json's
-(which adds dms-access-for-endpoint), then Delete, through the built artifact
+(which adds dms-access-for-endpoint), then Delete (which releases the claims;
+the roles stay for the sweep), through the built artifact
 on awslambdaric (:mod:`tools.lambda_runtime`). PropagationDelaySeconds is set
 to 0 so the numbers are the function's own work: a Create or Update that
 makes a role waits that many seconds more, by design. moto loads the AWS
@@ -25,7 +26,7 @@ from typing import Any
 import boto3
 
 from testkit import REGION
-from testkit.local_aws import CloudFormationStandIn, local_aws
+from testkit.local_aws import LocalAws, local_aws
 from testkit.stack import SimulatedStack, load_event
 from tools.lambda_runtime import Invocation, LocalLambda
 
@@ -39,12 +40,13 @@ def sample_properties(name: str) -> dict[str, Any]:
     return {**properties, "PropagationDelaySeconds": "0"}
 
 
-def one_round(
-    env: dict[str, str | None], cfn: CloudFormationStandIn, name: str
-) -> dict[str, float]:
-    """Create, Update, Delete on a new execution environment; the durations and peak memory."""
-    with LocalLambda(env=env) as function:
-        stack = SimulatedStack(name, invoke=function.invoke, cfn=cfn)
+def one_round(aws: LocalAws, name: str) -> dict[str, float]:
+    """Create, Update, Delete on a new execution environment; the durations and peak memory.
+
+    CloudFormation shows each operation meanwhile, as the function's request check asks.
+    """
+    with LocalLambda(env=aws.env()) as function:
+        stack = SimulatedStack(name, invoke=function.invoke, cfn=aws.cfn, api=aws.cfn_api)
         for step, properties in (
             ("create", sample_properties("create")),
             ("update", sample_properties("update")),
@@ -91,20 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
     results: list[dict[str, float]] = []
-    with local_aws() as (moto, cfn):
-        env: dict[str, str | None] = {**moto.env(), **cfn.env()}
-        local = moto.env()
+    with local_aws() as aws:
+        local = aws.moto.env()
         iam = boto3.client(
             "iam",
             region_name=REGION,
-            endpoint_url=moto.url,
+            endpoint_url=aws.moto.url,
             aws_access_key_id=local["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=local["AWS_SECRET_ACCESS_KEY"],
         )
         for index in range(args.rounds):
-            moto.reset()
+            aws.moto.reset()
             _warm_up(iam)
-            results.append(one_round(env, cfn, f"measure-{index}"))
+            results.append(one_round(aws, f"measure-{index}"))
     print(f"{args.rounds} rounds, {platform.machine()}, {os.cpu_count()} CPUs\n")
     print("| measure | median | min | max |")
     print("|---|---:|---:|---:|")

@@ -1,64 +1,119 @@
-"""Reading the claims a role carries back into the resources that made them.
+"""The claims on a role, as the tool shows them: whose they are, and what CloudFormation says.
 
 A claim is the tag ``dms-prerequisite-roles:claim:<claim id>`` whose value is
-``"<StackId> <LogicalResourceId>"`` (see :attr:`dms_prereq.request.ResourceRef.label`).
-The claim id is a hash of those two, so a value that reproduces it names the
-resource exactly; one that does not (cut to IAM's 256 characters, or edited
-by hand) is reported as it stands and never released.
+the StackId (:mod:`dms_prereq.ownership`); the claim id hashes the StackId and
+the resource's logical id (:func:`dms_prereq.request.claim_id_for`). Whether
+the claim is still live is the sweep's verdict (:class:`dms_prereq.stacks.ClaimCheck`):
+this module only puts the two side by side. Version 1 wrote ``"<StackId>
+<LogicalResourceId>"``; such a value names its logical id, shown when it
+reproduces the claim id.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from dms_prereq.errors import InvalidRequest
 from dms_prereq.iam import RoleState
 from dms_prereq.ownership import Ownership
-from dms_prereq.request import ResourceRef
+from dms_prereq.request import StackRef, claim_id_for
+from dms_prereq.stacks import ClaimCheck, Verdict, stack_of_claim
+from dms_prereq.sweep import RoleReport
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One resource's claim on one role."""
+    """One resource's claim on one role, and the sweep's verdict on it."""
 
+    role: str
     claim_id: str
-    label: str
-    #: The resource that holds it, or None when the label does not name it exactly.
-    resource: ResourceRef | None
-
-    @classmethod
-    def from_tag(cls, claim_id: str, label: str) -> Claim:
-        stack_id, _, logical_id = label.partition(" ")
-        try:
-            resource: ResourceRef | None = ResourceRef.parse(stack_id, logical_id)
-        except InvalidRequest:
-            resource = None
-        if resource is not None and resource.claim_id != claim_id:
-            resource = None
-        return cls(claim_id=claim_id, label=label, resource=resource)
+    #: The tag's value; empty when the sweep saw a claim this tool's read did not.
+    value: str
+    #: The sweep's verdict; None when the sweep did not judge it (it stopped early).
+    check: ClaimCheck | None
+    #: Released by this sweep (or, in a dry run, would be).
+    released: bool = False
 
     @property
-    def display(self) -> str:
-        """``stack-name/LogicalId``, or the raw label when it cannot be read."""
-        if self.resource is None:
-            return f"{self.label or '(empty)'} [unreadable claim {self.claim_id}]"
-        return f"{self.resource.stack_name}/{self.resource.logical_id}"
+    def stack(self) -> StackRef | None:
+        return stack_of_claim(self.value)
 
-    def as_json(self) -> dict[str, str | None]:
-        ref = self.resource
+    @property
+    def logical_id(self) -> str | None:
+        """The logical id a version 1 value names, when it reproduces the claim id."""
+        stack_id, _, logical_id = self.value.partition(" ")
+        if logical_id and claim_id_for(stack_id, logical_id) == self.claim_id:
+            return logical_id
+        return None
+
+    @property
+    def stack_display(self) -> str:
+        stack = self.stack
+        if stack is None:
+            return f"{self.value[:60] or '?'} (names no stack)"
+        return f"{stack.stack_name}/{self.logical_id}" if self.logical_id else stack.stack_name
+
+    @property
+    def verdict(self) -> str:
+        return self.check.verdict.value if self.check else "not judged"
+
+    @property
+    def unreadable(self) -> bool:
+        """A value that names no stack: nobody can tell whose claim it is."""
+        return bool(self.value) and self.stack is None
+
+    def row(self, *, outcome: str | None = None) -> tuple[str, ...]:
+        cells = (
+            self.role,
+            self.stack_display,
+            self.claim_id,
+            self.verdict,
+            self.check.why if self.check else "-",
+        )
+        return cells if outcome is None else (*cells, outcome)
+
+    def as_json(self) -> dict[str, Any]:
+        stack = self.stack
+        check = self.check
         return {
+            "role": self.role,
             "claim_id": self.claim_id,
-            "stack_name": ref.stack_name if ref else None,
-            "stack_id": ref.stack_id if ref else None,
-            "logical_id": ref.logical_id if ref else None,
-            "label": self.label,
+            "value": self.value,
+            "stack_id": stack.stack_id if stack else None,
+            "stack_name": stack.stack_name if stack else None,
+            "region": stack.region if stack else None,
+            "logical_id": self.logical_id,
+            "verdict": check.verdict.value if check else None,
+            "why": check.why if check else None,
+            "released": self.released,
         }
 
 
-def claims_of(state: RoleState) -> list[Claim]:
-    """The role's claims, in a stable order (by stack name, then logical id)."""
+def claims_of(state: RoleState | None, report: RoleReport | None) -> list[Claim]:
+    """The role's claims as read, with the sweep's verdicts; stable order (stack, claim id)."""
+    values = dict(Ownership.of(state.tags).claims) if state else {}
+    checks = dict(report.checks) if report else {}
+    released = set(report.released) if report else set()
+    name = state.name if state else (report.role if report else "")
     found = [
-        Claim.from_tag(claim_id, label)
-        for claim_id, label in Ownership.of(state.tags).claims.items()
+        Claim(name, claim_id, values.get(claim_id, ""), checks.get(claim_id), claim_id in released)
+        for claim_id in sorted(set(values) | set(checks))
     ]
-    return sorted(found, key=lambda c: (c.display, c.claim_id))
+    return sorted(found, key=lambda c: (c.stack_display, c.claim_id))
+
+
+def count_by_verdict(claims: list[Claim]) -> str:
+    """``2 live, 1 stale``; ``none`` without claims."""
+    order = [v.value for v in Verdict] + ["not judged"]
+    counts = {verdict: sum(1 for c in claims if c.verdict == verdict) for verdict in order}
+    return ", ".join(f"{n} {verdict}" for verdict, n in counts.items() if n) or "none"
+
+
+def uncertain_notes(claims: list[Claim]) -> list[str]:
+    """One note per claim CloudFormation could not confirm or deny: the sweep keeps those."""
+    return [
+        f"{c.role}: the claim {c.claim_id} of {c.stack_display} could not be checked "
+        f"({c.check.why}); the sweep keeps it."
+        for c in claims
+        if c.check is not None and c.verdict == "uncertain"
+    ]

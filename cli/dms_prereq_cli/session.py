@@ -1,8 +1,14 @@
 """AWS clients for the command-line tool, and the one place AWS errors become a message.
 
-IAM is global, so one IAM client serves every role. CloudFormation is
+IAM is global, so one IAM client serves every role. CloudFormation and DMS are
 regional: a claim names its stack by ARN, and the stack is looked up in the
-region that ARN names, whatever ``--region`` says.
+region that ARN names, whatever ``--region`` says; DMS is asked in every region
+the sweep covers. The sweep's code asks for clients from several threads at
+once, so they are made under a lock (making a boto3 client is not thread-safe).
+
+Endpoints follow boto3's own resolution: ``--endpoint-url`` sends every call to
+one place; otherwise the standard ``AWS_ENDPOINT_URL_<SERVICE>`` and
+``AWS_ENDPOINT_URL`` variables apply, service by service.
 
 Whatever goes wrong between the tool and its endpoint ends as a
 :class:`CliError` or an error :func:`describe` can put in one line: a
@@ -14,6 +20,7 @@ botocore's parser errors or a missing key deep inside a command.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
@@ -30,6 +37,8 @@ else:
     IAMClient: TypeAlias = Any
 #: boto3's CloudFormation client (its type stubs are not a dependency of this project).
 CloudFormationClient: TypeAlias = Any
+#: Any other boto3 client (STS, Lambda, DMS, EC2): untyped for the same reason.
+Client: TypeAlias = Any
 
 #: Fewer tries than the function makes: a person is waiting, and a wrong
 #: --endpoint-url should fail in seconds, not minutes.
@@ -52,7 +61,7 @@ AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError, ProvisioningError
 
 #: The first element of an XML document, after an optional declaration.
 _FIRST_ELEMENT = re.compile(rb"\A\s*(?:<\?xml[^>]*\?>\s*)?<([A-Za-z_][\w.:-]*)")
-#: Root elements of the errors AWS's query protocol answers (IAM, CloudFormation).
+#: Root elements of the errors AWS's query protocol answers (IAM, STS, CloudFormation).
 _QUERY_ERROR_ROOTS = frozenset({"ErrorResponse", "Response", "Error"})
 
 
@@ -114,14 +123,12 @@ def refuse_foreign_answers(operation_model: Any, response_dict: dict[str, Any], 
 
 @dataclass
 class Aws:
-    """A boto3 session and the clients made from it, made on first use."""
+    """A boto3 session and the clients made from it, made on first use, once each."""
 
     session: boto3.Session
     endpoint_url: str | None = None
-    _iam: IAMClient | None = field(default=None, init=False, repr=False)
-    _cloudformation: dict[str, CloudFormationClient] = field(
-        default_factory=dict, init=False, repr=False
-    )
+    _made: dict[tuple[str, str | None], Any] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
     def connect(cls, profile: str | None, region: str | None, endpoint_url: str | None) -> Aws:
@@ -133,6 +140,13 @@ class Aws:
         return cls(session=session, endpoint_url=endpoint_url)
 
     def _client(self, service: str, region: str | None = None) -> Any:
+        key = (service, region)
+        with self._lock:
+            if key not in self._made:
+                self._made[key] = self._new_client(service, region)
+            return self._made[key]
+
+    def _new_client(self, service: str, region: str | None) -> Any:
         try:
             client = self.session.client(
                 service,  # type: ignore[call-overload]  # boto3-stubs type each service by name
@@ -144,8 +158,24 @@ class Aws:
             # An endpoint from the environment or the profile (AWS_ENDPOINT_URL,
             # endpoint_url in ~/.aws/config) that botocore cannot use.
             raise CliError(f"cannot make the {service} client: {error}") from error
+        except BotoCoreError as error:
+            raise CliError(describe(error)) from error
         client.meta.events.register("before-parse", refuse_foreign_answers)
         return client
+
+    @property
+    def region(self) -> str | None:
+        """The session's region (``--region``, AWS_REGION, the profile), if any."""
+        return self.session.region_name
+
+    def require_region(self) -> str:
+        """The session's region; CliError when none is set (CloudFormation and DMS need one)."""
+        if not self.region:
+            raise CliError(
+                "no Region: give --region, set AWS_REGION, or set one in the profile "
+                "(the deployment, CloudFormation and DMS are regional)"
+            )
+        return self.region
 
     @property
     def partition(self) -> str:
@@ -159,14 +189,23 @@ class Aws:
             raise CliError(str(error)) from error
 
     def iam(self) -> IAMClient:
-        if self._iam is None:
-            self._iam = self._client("iam")
-        return self._iam
+        client: IAMClient = self._client("iam")
+        return client
 
     def cloudformation(self, region: str) -> CloudFormationClient:
-        if region not in self._cloudformation:
-            self._cloudformation[region] = self._client("cloudformation", region)
-        return self._cloudformation[region]
+        return self._client("cloudformation", region)
+
+    def dms(self, region: str) -> Client:
+        return self._client("dms", region)
+
+    def ec2(self) -> Client:
+        return self._client("ec2", self.require_region())
+
+    def sts(self) -> Client:
+        return self._client("sts", self.require_region())
+
+    def lambda_(self, region: str) -> Client:
+        return self._client("lambda", region)
 
 
 def error_code(error: ClientError) -> str:

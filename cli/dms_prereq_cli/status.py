@@ -1,9 +1,19 @@
-"""``status``: the three DMS roles as IAM reports them, one row per role.
+"""``status``: the three DMS roles as IAM reports them, what keeps each, and the sweep's plan.
+
+Per role: whether it exists, its origin, trust, managed policy, boundary and
+last use; the sweep's marks; every claim with its stack and the sweep's verdict
+on it; what DMS has that uses it, region by region; and what the sweep would do
+now, or from when it may delete the role. The verdicts and the plan come from
+a dry run of the function's own sweep (:mod:`dms_prereq_cli.sweep`), which
+writes nothing.
 
 A problem (exit status 1) is something that stops DMS or this project from
 working: a role whose trust policy does not let its service principals assume
-it, a claimed role without its AWS managed policy, or a claim that cannot be
-read back. An absent role is not a problem: no resource claims it.
+it, a role at a path other than ``/`` (DMS finds roles at ``/`` only), a
+claimed role without its AWS managed policy, a claim whose value names no
+stack, or a role the sweep could not look at. An absent role is not a
+problem: no resource claims it. A stale claim is not one either: the sweep
+releases it.
 """
 
 from __future__ import annotations
@@ -16,23 +26,20 @@ from dms_prereq import iam as api
 from dms_prereq.catalogue import ROLES, RoleSpec
 from dms_prereq.iam import RoleState
 from dms_prereq.ownership import Origin, Ownership
+from dms_prereq.roles import DMS_ROLE_PATH
 from dms_prereq.trust import allows_service, as_list
 
-from .claims import Claim, claims_of
+from . import sweep
+from .claims import Claim, claims_of, count_by_verdict, uncertain_notes
+from .deployment import Deployment
 from .report import Progress, Report, Section
-from .session import IAMClient
+from .session import Aws, IAMClient
 
-COLUMNS = (
-    "role",
-    "exists",
-    "ARN",
-    "origin",
-    "claims (stack/logical id)",
-    "trust",
-    "managed policy",
-    "boundary",
-    "last used",
-)
+#: The trust policy condition the RestrictToSourceAccount setting adds.
+SOURCE_ACCOUNT = "aws:SourceAccount"
+COLUMNS = ("role", "exists", "origin", "trust", "managed policy", "boundary", "last used")
+CLAIM_COLUMNS = ("role", "stack", "claim", "verdict", "why")
+KEEP_COLUMNS = ("role", "marks", "claims", "DMS resources", "the sweep", "may delete it")
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,23 @@ class RoleStatus:
         return origin.value if origin else "foreign"
 
     @property
-    def claims(self) -> list[Claim]:
-        return claims_of(self.state) if self.state else []
+    def ownership(self) -> Ownership | None:
+        return Ownership.of(self.state.tags) if self.state else None
+
+    @property
+    def marks(self) -> str:
+        owned = self.ownership
+        if owned is None:
+            return "-"
+        found = [
+            f"{what} since {when}"
+            for what, when in (
+                ("unclaimed", owned.unclaimed_since),
+                ("deleting", owned.deleting_since),
+            )
+            if when
+        ]
+        return "; ".join(found) or "-"
 
     @property
     def missing_principals(self) -> list[str]:
@@ -86,37 +108,59 @@ class RoleStatus:
         used = self.state.last_used if self.state else {}
         return used.get("LastUsedDate"), used.get("Region")
 
-    def problems(self) -> list[str]:
+    def problems(self, claims: list[Claim]) -> list[str]:
         name = self.spec.name
         found = [
             f"{name}: its trust policy does not let {principal} assume it, so DMS cannot use "
             "it; add the principal to the trust policy."
             for principal in self.missing_principals
         ]
-        if self.claims and not self.policy_attached:
+        if self.state is not None and self.state.path != DMS_ROLE_PATH:
             found.append(
-                f"{name}: claimed but {self.spec.managed_policy} is not attached; update a "
-                "claiming stack (it re-attaches it) or attach it by hand."
+                f"{name}: it is at path {self.state.path}, but DMS finds its roles at path / "
+                "only; delete it so that a stack can make it at /."
+            )
+        if any(c.verdict != "stale" for c in claims) and not self.policy_attached:
+            found.append(
+                f"{name}: claimed but {self.spec.managed_policy} is not attached; the next "
+                "sweep re-attaches it (dms-prereq-roles prune --apply runs one now)."
             )
         found.extend(
-            f"{name}: claim {c.claim_id} does not name a stack and logical id "
-            f"({c.label!r}); remove the tag by hand if no stack holds it."
-            for c in self.claims
-            if c.resource is None
+            f"{name}: claim {c.claim_id} does not name a stack ({c.value[:60]!r}); remove "
+            "the tag by hand if no stack holds it."
+            for c in claims
+            if c.unreadable
         )
         return found
 
-    def notes(self) -> list[str]:
-        if self.origin == Origin.CREATED.value and not self.claims:
-            return [
-                f"{self.spec.name} was created by this project but no resource claims it: it "
-                "was kept because it carries something else (see the function's log)."
-            ]
-        return []
+    def trust_note(self, restrict: bool) -> str | None:
+        """Where a role this project created differs from RestrictToSourceAccount, and why.
+
+        An existing role's trust policy is never rewritten for the setting alone (DMS
+        honours the condition only from engine 3.4.7), so a role made before the setting
+        changed keeps what it was made with until it is made again.
+        """
+        if self.origin != Origin.CREATED.value:
+            return None
+        has = SOURCE_ACCOUNT in self.trust_conditions
+        if restrict and not has:
+            return (
+                f"{self.spec.name}: RestrictToSourceAccount is true, but its trust policy has "
+                f"no {SOURCE_ACCOUNT} condition: it was made before, and an existing role's trust "
+                "is never rewritten for it (DMS honours it only from engine 3.4.7); it gets the "
+                "condition when it is next created."
+            )
+        if has and not restrict:
+            return (
+                f"{self.spec.name}: its trust policy keeps the {SOURCE_ACCOUNT} condition it "
+                "was made with, though RestrictToSourceAccount is now false; an existing "
+                "role's trust is never rewritten for it."
+            )
+        return None
 
     def row(self) -> tuple[str, ...]:
         if self.state is None:
-            return (self.spec.name, "no", "-", "absent", "-", "-", "-", "-", "-")
+            return (self.spec.name, "no", "absent", "-", "-", "-", "-")
         trust = (
             "ok" if not self.missing_principals else "lacks " + ", ".join(self.missing_principals)
         )
@@ -126,10 +170,8 @@ class RoleStatus:
         last_used = f"{used_at:%Y-%m-%d} {used_region or ''}".strip() if used_at else "never"
         return (
             self.spec.name,
-            "yes",
-            self.state.arn,
+            "yes" if self.state.path == DMS_ROLE_PATH else f"yes, at {self.state.path}",
             self.origin,
-            "\n".join(c.display for c in self.claims) or "-",
             trust,
             "attached" if self.policy_attached else "NOT attached",
             self.state.boundary.rsplit("/", 1)[-1] if self.state.boundary else "-",
@@ -138,12 +180,17 @@ class RoleStatus:
 
     def as_json(self) -> dict[str, Any]:
         used_at, used_region = self.last_used
+        owned = self.ownership
         return {
             "role": self.spec.name,
             "exists": self.state is not None,
             "arn": self.state.arn if self.state else None,
+            "path": self.state.path if self.state else None,
             "origin": self.origin,
-            "claims": [c.as_json() for c in self.claims],
+            "marks": {
+                "unclaimed_since": owned.unclaimed_since if owned else None,
+                "deleting_since": owned.deleting_since if owned else None,
+            },
             "trust_ok": self.state is not None and not self.missing_principals,
             "trust_missing_principals": self.missing_principals,
             "trust_condition_keys": self.trust_conditions,
@@ -174,12 +221,66 @@ def read_all(client: IAMClient, progress: Progress) -> list[RoleStatus]:
     return statuses
 
 
-def status(client: IAMClient, progress: Progress) -> Report:
-    statuses = read_all(client, progress)
+def status(aws: Aws, deployment: Deployment, progress: Progress) -> Report:
+    who = sweep.identity(aws)
+    statuses = read_all(aws.iam(), progress)
+    survey, regions = sweep.survey_for(aws, deployment, who)
+    with progress.step(f"asking DMS in {len(regions)} regions what uses the roles"):
+        usage = {s.spec.name: survey.usage_of(s.spec) for s in statuses if s.state is not None}
+    planned = sweep.run(aws, deployment, who, progress, apply=False, survey=(survey, regions))
+
+    claims: dict[str, list[Claim]] = {}
+    keep_rows: list[tuple[str, ...]] = []
+    roles_json: list[dict[str, Any]] = []
+    problems: list[str] = []
+    notes = deployment.notes()
+    for s in statuses:
+        name = s.spec.name
+        report = planned.role(name)
+        claims[name] = claims_of(s.state, report) if s.state else []
+        problems += s.problems(claims[name])
+        if report is not None and report.failed:
+            problems.append(f"{name}: the sweep could not look at it: {report.failed}")
+        notes += uncertain_notes(claims[name])
+        trust_note = s.trust_note(deployment.settings.restrict_to_source_account)
+        notes += [trust_note] if trust_note else []
+        role_usage = usage.get(name)
+        keep_rows.append(
+            (
+                name,
+                s.marks,
+                count_by_verdict(claims[name]),
+                sweep.usage_text(role_usage, regions) if role_usage else "-",
+                sweep.outcome(report, exists=s.state is not None, applied=False),
+                sweep.deletable(report),
+            )
+        )
+        roles_json.append(
+            {
+                **s.as_json(),
+                "claims": [c.as_json() for c in claims[name]],
+                "dms_usage": sweep.usage_json(role_usage) if role_usage else None,
+                "sweep": {
+                    "plan": sweep.outcome(report, exists=s.state is not None, applied=False),
+                    **sweep.role_json(report, applied=False),
+                },
+            }
+        )
+    every_claim = [c for found in claims.values() for c in found]
     return Report(
         command="status",
-        sections=[Section("DMS prerequisite roles", COLUMNS, [s.row() for s in statuses])],
-        data={"roles": [s.as_json() for s in statuses]},
-        problems=[p for s in statuses for p in s.problems()],
-        notes=[n for s in statuses for n in s.notes()],
+        sections=[
+            Section("DMS prerequisite roles", COLUMNS, [s.row() for s in statuses]),
+            Section(
+                "Claims", CLAIM_COLUMNS, [c.row() for c in every_claim], empty="no role has claims."
+            ),
+            Section("What keeps each role", KEEP_COLUMNS, keep_rows),
+        ],
+        data={
+            "settings": deployment.as_json(),
+            "dms_regions_asked": regions,
+            "roles": roles_json,
+        },
+        problems=problems,
+        notes=notes,
     )

@@ -1,3 +1,3 @@
 """dms-prerequisite-roles: the IAM roles AWS DMS needs, shared safely between stacks."""
 
-__version__ = "1.0.0"
+__version__ = "2.0.0"

@@ -25,7 +25,7 @@ from typing import Any
 from crhelper import CfnResource
 
 from . import response
-from .errors import MAX_REASON, InvalidRequest
+from .errors import MAX_REASON, InvalidRequest, ProvisioningError
 from .request import Request, check_request_type, physical_id_for
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,21 @@ class CustomResource(CfnResource):
             self._send("SUCCESS" if is_delete else "FAILED", "" if is_delete else problem)
             return
         super().__call__(event, context)
+
+    def _wrap_function(self, func: Any) -> None:
+        # crhelper's own logs every exception at ERROR with its traceback. A
+        # ProvisioningError is the stack author's to fix, not a fault of the function,
+        # and app.py has logged it once at WARNING: answer FAILED without the traceback.
+        try:
+            event = getattr(self, "_event", None)  # crhelper's private state, set before this
+            self.PhysicalResourceId = func(event, self._context) if func else ""
+        except ProvisioningError as failure:
+            self.Reason = str(failure)
+            self.Status = "FAILED"
+        except Exception as error:  # crhelper's handling of anything else
+            log.error(str(error), exc_info=True)
+            self.Reason = str(error)
+            self.Status = "FAILED"
 
     def generate_physical_id(self, event: Any) -> str:
         # crhelper calls this when a handler failed before returning an id: a

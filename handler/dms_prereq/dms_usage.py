@@ -156,6 +156,11 @@ class DmsSurvey:
                 self._result = {usage.region: usage for usage in found}
             return self._result
 
+    @property
+    def problem(self) -> str | None:
+        """Why the regions to ask could not be listed (ec2:DescribeRegions), or None."""
+        return self._problem
+
     def asked(self) -> dict[str, RegionUsage]:
         """What the regions answered, if this sweep needed to ask them; else nothing."""
         with self._lock:

@@ -164,13 +164,17 @@ def parse_properties(raw: object, *, refuse_moved: bool = True) -> Properties:
         raise InvalidRequest("ResourceProperties must be an object of property names to values.")
     moved = sorted(str(k) for k in raw if k in MOVED_PROPERTIES)
     if moved and refuse_moved:
+        # One sentence for all of them, short enough that every parameter is named.
+        parameters = ", ".join(MOVED_PROPERTIES[name] for name in moved)
+        one = len(moved) == 1
+        what = (
+            f"Property {moved[0]} is now the {parameters} parameter"
+            if one
+            else f"Properties {', '.join(moved)} are now the {parameters} parameters"
+        )
         raise InvalidRequest(
-            "; ".join(
-                f"Property {name} is now the {MOVED_PROPERTIES[name]} parameter of the "
-                "dms-prerequisite-roles deployment (a shared role holds it once for all stacks)"
-                for name in moved
-            )
-            + "; remove it from this resource."
+            f"{what} of the dms-prerequisite-roles deployment (shared roles hold "
+            f"{'it' if one else 'them'} once); remove {'it' if one else 'them'} from this resource."
         )
     if moved:
         log.warning(

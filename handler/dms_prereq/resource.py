@@ -102,6 +102,10 @@ def provision(
     is_update = request.request_type == "Update"
     props = parse_properties(request.properties, refuse_moved=not is_update)
     old = _old_properties(request) if is_update else None
+    log.debug(
+        "properties parsed",
+        extra={"enabled": sorted(props.enabled_roles), "old_valid": old is not None},
+    )
     claimant = Claimant(client, resource, props, settings, is_update=is_update)
 
     def claim(role: RoleSpec) -> Claimed:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -121,7 +122,7 @@ class StackLookup:
         self._client_for = client_for
         self._account = account
         self._lock = threading.Lock()
-        self._stacks: dict[str, _Stack] = {}
+        self._stacks: dict[str, Future[_Stack]] = {}
         #: DescribeStacks calls made, for the summary and the benchmark.
         self.calls = 0
 
@@ -149,18 +150,23 @@ class StackLookup:
         return ClaimCheck(Verdict.LIVE, f"stack {stack.status}, resource {resource_status}", region)
 
     def _stack(self, stack_id: str, region: str) -> _Stack:
+        """The first thread that needs a stack asks CloudFormation; the others wait for it."""
         with self._lock:
-            known = self._stacks.get(stack_id)
-        if known is None:
-            known = self._describe(stack_id, region)
-            with self._lock:
-                self._stacks.setdefault(stack_id, known)
-        return known
+            answer = self._stacks.get(stack_id)
+            asking = answer is None
+            if answer is None:
+                answer = self._stacks[stack_id] = Future()
+                self.calls += 1
+        if asking:
+            try:
+                answer.set_result(self._describe(stack_id, region))
+            except Exception as error:  # noqa: BLE001 - every waiting thread gets it too
+                answer.set_exception(error)
+        return answer.result()
 
     def _describe(self, stack_id: str, region: str) -> _Stack:
         try:
             cfn = self._client_for(region)
-            self.calls += 1
             stacks = _call(
                 "DescribeStacks", stack_id, lambda: cfn.describe_stacks(StackName=stack_id)
             )["Stacks"]

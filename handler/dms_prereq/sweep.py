@@ -43,6 +43,7 @@ time, waits out the settle time and attaches once more before it answers.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -156,7 +157,8 @@ class Sweeper:
     partition: str
     #: Writes nothing when False (the CLI's dry run): the report says what it would do.
     apply: bool = True
-    sleep: Callable[[float], None] = lambda seconds: None
+    #: How the settle time is waited out (tests step through the phases with their own).
+    sleep: Callable[[float], None] = time.sleep
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def run(self) -> SweepReport:
@@ -171,6 +173,8 @@ class Sweeper:
                 failed["iam"] = failed.get("iam", 0) + 1
         for region in self._dms_failures():
             failed[region] = failed.get(region, 0) + 1
+        if self.dms.problem is not None:
+            failed["ec2"] = failed.get("ec2", 0) + 1
         result = SweepReport(reports, failed, self.stacks.calls, self.apply)
         log.info("sweep finished", extra={"sweep": result.summary()})
         return result

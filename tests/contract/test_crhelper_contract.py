@@ -39,7 +39,9 @@ def test_the_pinned_crhelper_is_the_one_these_assumptions_were_checked_against()
     assert version("crhelper") == PINNED
 
 
-@pytest.mark.parametrize("name", ["_send", "_timeout", "generate_physical_id", "init_failure"])
+@pytest.mark.parametrize(
+    "name", ["_send", "_timeout", "_wrap_function", "generate_physical_id", "init_failure"]
+)
 def test_every_method_the_subclass_overrides_or_calls_exists_in_crhelper(name: str) -> None:
     assert callable(getattr(CfnResource, name, None)), f"crhelper no longer has {name}"
 
@@ -94,3 +96,11 @@ def test_a_handler_that_returns_an_id_sets_the_physical_id_crhelper_answers_with
     # _wrap_function stores the handler's return value as the physical id.
     source = inspect.getsource(CfnResource._wrap_function)
     assert "self.PhysicalResourceId = func(" in source
+
+
+def test_crhelper_runs_each_handler_through_wrap_function_which_the_subclass_replaces() -> None:
+    # CustomResource._wrap_function answers a ProvisioningError without crhelper's
+    # ERROR traceback; that only works while crhelper calls it with the handler alone.
+    assert "self._wrap_function(self._get_func())" in inspect.getsource(CfnResource._crhelper_init)
+    assert list(inspect.signature(CfnResource._wrap_function).parameters) == ["self", "func"]
+    assert list(inspect.signature(CustomResource._wrap_function).parameters) == ["self", "func"]

@@ -6,8 +6,9 @@ repository root, with ``<placeholders>`` filled in and ``[optional]`` parts
 tried both ways):
 
 * ``dms-prereq-roles ...`` (also ``.venv/bin/...`` and ``python -m
-  dms_prereq_cli``) against moto_server's IAM and CloudFormation, in an account
-  with shared roles and one stale claim;
+  dms_prereq_cli``) against moto_server (IAM, STS, Lambda, EC2) and the
+  CloudFormation and DMS stand-ins, in an account with the function deployed,
+  shared roles and one stale claim;
 * ``sam package ...`` in a copy of the application, uploading to moto_server's S3;
 * ``sam validate --lint`` and ``make help``.
 
@@ -31,9 +32,11 @@ import boto3
 import pytest
 import yaml
 
+from testkit.cfn_api import CloudFormationApi
+from testkit.dms_api import DmsApi
 from testkit.local_aws import MotoServer
 from tests.docs.markdown import ROOT, fences, session_commands, unique_commands
-from tests.operate.scenario import Account, demo, never_created_stack
+from tests.operate.scenario import DEPLOYMENT_STACK_NAME, Account, demo, never_created_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +49,9 @@ VENV_BIN = Path(sys.executable).parent
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 MAKEFILES = [ROOT / "Makefile", *sorted((ROOT / "mk").glob("*.mk"))]
 #: Values for the placeholders the docs write as <name>.
-PLACEHOLDERS = {"member": "member"}
+PLACEHOLDERS = {"member": "member", "id": "0a1b2c3d-4e5f"}
+#: The stack instance a StackSet makes in an account (docs/operations.md, the rollout).
+STACKSET_INSTANCE = f"StackSet-dms-prerequisite-roles-{PLACEHOLDERS['id']}"
 #: What the docs' shell variables stand for when a command is run here.
 SHELL_VARIABLES = {"BUCKET": "my-org-dms-artifacts-eu-west-1", "REGION": "eu-west-1"}
 REGION = "us-east-1"
@@ -179,17 +184,24 @@ def test_make_help_runs_as_documented(make_help: str) -> None:
 
 
 @pytest.fixture
-def account(moto_server: MotoServer) -> Account:
-    """Two live stacks sharing the roles beside a console-made one, and a stale claim."""
-    account = Account(moto_server)
+def empty_account(moto_server: MotoServer, cfn_api: CloudFormationApi, dms_api: DmsApi) -> Account:
+    """The account with the function deployed, and nothing else."""
+    account = Account(moto_server, cfn_api, dms_api)
     account.clear()
-    demo(account)
-    account.claim(never_created_stack("retired-dms"))
+    account.deploy(stacks=(DEPLOYMENT_STACK_NAME, STACKSET_INSTANCE))
     return account
 
 
-def aws_env(server: MotoServer, tmp_path: Path) -> dict[str, str]:
-    """The environment an operator's shell would have, pointed at moto_server."""
+@pytest.fixture
+def account(empty_account: Account) -> Account:
+    """Two live stacks sharing the roles beside a console-made one, and a stale claim."""
+    demo(empty_account)
+    empty_account.claim(never_created_stack("retired-dms"))
+    return empty_account
+
+
+def aws_env(endpoints: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """The environment an operator's shell would have, its AWS calls sent to ``endpoints``."""
     config, credentials = tmp_path / "config", tmp_path / "credentials"
     config.write_text(f"[default]\nregion = {REGION}\n[profile member]\nregion = {REGION}\n")
     credentials.write_text(
@@ -205,7 +217,7 @@ def aws_env(server: MotoServer, tmp_path: Path) -> dict[str, str]:
         "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         "AWS_CONFIG_FILE": str(config),
         "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
-        "AWS_ENDPOINT_URL": server.url,
+        **endpoints,
         **SHELL_VARIABLES,
     }
 
@@ -223,10 +235,8 @@ def shell(command: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Com
 
 
 @pytest.mark.parametrize("command", by_runner("cli"))
-def test_documented_cli_command_runs(
-    command: str, account: Account, moto_server: MotoServer, tmp_path: Path
-) -> None:
-    done = shell(command, aws_env(moto_server, tmp_path))
+def test_documented_cli_command_runs(command: str, account: Account, tmp_path: Path) -> None:
+    done = shell(command, aws_env(account.env(), tmp_path))
 
     # 0: all is well, 1: it found a problem (the stale claim); 2 would be an error.
     assert done.returncode in (0, 1), done.stderr
@@ -246,7 +256,8 @@ def sessions() -> list[tuple[str, list[tuple[str, list[str]]]]]:
 
 
 def prune_scenario(account: Account) -> None:
-    """The samples of `prune`: billing-dms deleted behind the function's back, retired-dms gone."""
+    """The samples of `prune`: billing-dms deleted behind the function's back, retired-dms gone
+    (a stack CloudFormation no longer knows)."""
     stacks = demo(account)
     account.claim(never_created_stack("retired-dms"))
     account.delete_stack(stacks["billing-dms"])
@@ -266,13 +277,11 @@ def in_order(expected: list[str], actual: list[str]) -> list[str]:
 def test_documented_cli_samples_are_what_the_tool_prints(
     where: str,
     steps: list[tuple[str, list[str]]],
-    moto_server: MotoServer,
+    empty_account: Account,
     tmp_path: Path,
 ) -> None:
-    account = Account(moto_server)
-    account.clear()
-    SAMPLE_ACCOUNTS[steps[0][0].split()[1]](account)
-    env = aws_env(moto_server, tmp_path)
+    SAMPLE_ACCOUNTS[steps[0][0].split()[1]](empty_account)
+    env = aws_env(empty_account.env(), tmp_path)
 
     for command, documented in steps:
         done = shell(command, env)
@@ -313,7 +322,7 @@ def test_documented_sam_package_runs_against_s3(
         Bucket=bucket,
         CreateBucketConfiguration={"LocationConstraint": SHELL_VARIABLES["REGION"]},
     )
-    env = aws_env(moto_server, tmp_path) | {
+    env = aws_env({"AWS_ENDPOINT_URL": moto_server.url}, tmp_path) | {
         "PATH": f"{SAM.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "SAM_CLI_TELEMETRY": "0",
         "BUCKET": bucket,

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from dms_prereq.catalogue import ROLES
 from dms_prereq.properties import DEFINITIONS
+from dms_prereq.settings import MOVED_PROPERTIES
 
 from tests.docs.lint import SCHEMA_DIR, cfn_lint
 from tools import gen_docs
@@ -86,6 +87,17 @@ Outputs:
       ServiceToken: !ImportValue dms-prerequisite-roles-ServiceToken
       VpcRoleArn: arn:aws:iam::123456789012:role/dms-vpc-role
 """,
+    "moved-properties": """
+  DmsRoles:
+    Type: Custom::DmsPrerequisiteRoles
+    Properties:
+      ServiceToken: !ImportValue dms-prerequisite-roles-ServiceToken
+      PermissionsBoundary: arn:aws:iam::123456789012:policy/dms-boundary
+      Tags:
+        - Key: CostCenter
+          Value: dms
+      RestrictToSourceAccount: "true"
+""",
     "other-custom-resource": """
   Something:
     Type: Custom::Something
@@ -155,6 +167,18 @@ def test_an_attribute_is_not_a_property(findings: dict[str, list[str]]) -> None:
     assert "E9101" in finding and "'VpcRoleArn' was unexpected" in finding
 
 
+def test_properties_that_moved_to_the_deployment_are_errors_naming_the_parameter(
+    findings: dict[str, list[str]],
+) -> None:
+    found = findings["moved-properties"]
+
+    # One finding each, from E9103 alone (E9101 does not also call them unknown).
+    assert len(found) == len(MOVED_PROPERTIES), found
+    assert all(" E9103 " in f for f in found), found
+    for (old, parameter), finding in zip(MOVED_PROPERTIES.items(), found, strict=True):
+        assert f"{old} is no longer a property: it is the {parameter} parameter" in finding
+
+
 def test_other_custom_resources_are_left_alone(findings: dict[str, list[str]]) -> None:
     assert findings["other-custom-resource"] == []
 
@@ -163,10 +187,13 @@ def test_the_shipped_schema_is_the_one_the_definitions_generate() -> None:
     shipped = json.loads((SCHEMA_DIR / gen_docs.SCHEMA.name).read_text())
 
     assert shipped == gen_docs.schema_document()
-    settable = set(shipped["properties"]) - {
-        p.rpartition("/")[2] for p in shipped["readOnlyProperties"]
+    not_settable = {
+        p.rpartition("/")[2]
+        for p in (*shipped["readOnlyProperties"], *shipped["deprecatedProperties"])
     }
+    settable = set(shipped["properties"]) - not_settable
     assert settable == {"ServiceToken", "ServiceTimeout", *(d.name for d in DEFINITIONS)}
+    assert {p.rpartition("/")[2] for p in shipped["deprecatedProperties"]} == set(MOVED_PROPERTIES)
     assert shipped["additionalProperties"] is False
 
 

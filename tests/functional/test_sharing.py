@@ -1,4 +1,9 @@
-"""Several stacks, and roles made outside this project: who may delete what."""
+"""Several stacks, and roles made outside this project: who may delete what.
+
+No request deletes a role or detaches a policy (spec, "Ownership"): a Delete
+removes its own claim and nothing else, so roles stay, unclaimed, after the last
+Delete, until the sweep (tests/functional/test_sweep.py) decides they may go.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 
 import pytest
 from dms_prereq.catalogue import CLOUDWATCH_LOGS_ROLE, VPC_ROLE, RoleSpec
+from dms_prereq.ownership import ORIGIN_KEY
 
 from testkit.console import OWNERS_POLICY, add_owners_policy, console_trust, make_console_role
 from testkit.views import claimants, view
@@ -22,7 +28,7 @@ def console_role(iam, role: RoleSpec, principals: tuple[str, ...] | None = None)
 
 
 @pytest.mark.parametrize("first_deleted", ["a", "b"])
-def test_two_stacks_share_roles_and_last_delete_removes_them(stack, iam, first_deleted):
+def test_two_stacks_share_roles_and_last_delete_leaves_them_unclaimed(stack, iam, first_deleted):
     stacks = {"a": stack("stack-a"), "b": stack("stack-b")}
     assert stacks["a"].create(**NO_WAIT)["Data"]["CreatedRoles"] != ""
     second = stacks["b"].create(**NO_WAIT)
@@ -41,7 +47,11 @@ def test_two_stacks_share_roles_and_last_delete_removes_them(stack, iam, first_d
 
     assert stacks[remaining].delete()["Status"] == "SUCCESS"
     for name in DEFAULT_ROLES:
-        assert view(iam, name) is None
+        left = view(iam, name)
+        assert left is not None
+        assert left.claims == frozenset()
+        assert left.origin == "created"
+        assert left.attached  # as DMS needs it, until the sweep decides it may go
 
 
 def test_second_stack_repairs_drift_on_shared_role(stack, iam):
@@ -78,11 +88,13 @@ def test_console_role_is_adopted_and_never_deleted(stack, iam):
 
     kept = view(iam, VPC_ROLE.name)
     assert kept is not None
-    assert kept.tags == {}  # only this project's tags were removed
+    # Only the claim went; the origin mark stays until the sweep finds nobody claims the
+    # role and leaves it as it was found (test_sweep).
+    assert kept.tags == {ORIGIN_KEY: "adopted"}
     assert kept.inline == {OWNERS_POLICY}
     assert kept.attached == {"AmazonDMSVPCManagementRole"}
     assert kept.trust == role.trust
-    assert view(iam, CLOUDWATCH_LOGS_ROLE.name) is None
+    assert view(iam, CLOUDWATCH_LOGS_ROLE.name).claims == frozenset()
 
 
 def test_fail_policy_refuses_existing_foreign_role(stack, iam):
@@ -112,10 +124,12 @@ def test_foreign_trust_policy_is_refused_and_left_alone(stack, iam):
     assert foreign.attached == set()
     assert foreign.tags == {}
 
-    # CloudFormation then deletes the half-created resource: the role it did make goes,
-    # the foreign one stays exactly as it was.
+    # CloudFormation then deletes the half-created resource: the role it did make loses
+    # its claim (the sweep deletes it later), the foreign one stays exactly as it was.
     assert a.delete()["Status"] == "SUCCESS"
-    assert view(iam, VPC_ROLE.name) is None
+    made = view(iam, VPC_ROLE.name)
+    assert made.origin == "created"
+    assert made.claims == frozenset()
     assert view(iam, CLOUDWATCH_LOGS_ROLE.name) == foreign
 
 
@@ -130,12 +144,20 @@ def test_repeated_delete_and_delete_of_unknown_resource_succeed(stack, iam):
     assert never.delete()["Status"] == "SUCCESS"
 
 
-def test_delete_of_other_physical_id_releases_nothing(stack, iam):
+def test_delete_of_other_physical_id_releases_the_resources_claims(stack, iam):
+    """A Delete releases the claim of its StackId + LogicalResourceId whatever its
+    PhysicalResourceId (spec, "Ownership"): the id never changes on Update, so no other
+    resource can be behind it (version 1 released nothing here)."""
     a = stack("replaced")
     a.create(**NO_WAIT)
     a.physical_id = "some-other-id"
-    assert a.delete()["Status"] == "SUCCESS"
-    assert claimants(iam, VPC_ROLE.name) == {"replaced"}
+
+    body = a.delete()
+
+    assert body["Status"] == "SUCCESS"
+    assert body["PhysicalResourceId"] == "some-other-id"  # answered with the id it was given
+    for name in DEFAULT_ROLES:
+        assert claimants(iam, name) == set()
 
 
 def test_role_made_by_project_but_given_extra_policy_is_kept(stack, iam):
@@ -150,4 +172,6 @@ def test_role_made_by_project_but_given_extra_policy_is_kept(stack, iam):
     assert kept.claims == set()
     assert kept.inline == {OWNERS_POLICY}
     assert kept.attached == {"AmazonDMSVPCManagementRole"}
-    assert view(iam, CLOUDWATCH_LOGS_ROLE.name) is None
+    # The other role stays too, unclaimed: only the sweep deletes (test_sweep shows it
+    # keeps the one with the owner's policy untouched).
+    assert view(iam, CLOUDWATCH_LOGS_ROLE.name).claims == frozenset()

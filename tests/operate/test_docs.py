@@ -1,16 +1,30 @@
-"""The generated docs match the code, and the generator touches only its markers, all of them."""
+"""The generated docs match the code, the generator touches only its markers, all of them, and
+operations.md names every metric the sweep emits."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools import Metrics
 from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
+from dms_prereq import telemetry
 from dms_prereq.catalogue import ROLES
+from dms_prereq.ownership import (
+    CLAIM_KEY_PREFIX,
+    DELETING_SINCE_KEY,
+    ORIGIN_KEY,
+    ROLE_TAGS_KEY,
+    UNCLAIMED_SINCE_KEY,
+)
 from dms_prereq.properties import DEFINITIONS
+from dms_prereq.request import ResourceRef
 from dms_prereq.resource import attributes as answer_attributes
+from dms_prereq.settings import MOVED_PROPERTIES, SETTINGS
+from dms_prereq.sweep import Kept, RoleReport, SweepReport
 
 from tools import gen_docs
 
@@ -18,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Tables the README may hold outside generated markers (by header row): facts
 #: that live nowhere else. Anything else is a copy of docs/, or should be generated.
 HAND_WRITTEN_README_TABLES = {
-    "| tag key | value | meaning |",  # the ownership vocabulary, explained
     "| path | what |",  # the layout
 }
 
@@ -103,8 +116,9 @@ def test_markers_missing_alone_reversed_or_repeated_are_an_error(text: str) -> N
 
 def test_documented_attributes_are_the_ones_the_function_returns() -> None:
     documented = [name for name, _ in gen_docs.attributes()]
+    resource = ResourceRef.parse(gen_docs.EXAMPLE_STACK_ID, gen_docs.EXAMPLE_LOGICAL_ID)
 
-    assert documented == list(answer_attributes({}))
+    assert documented == list(answer_attributes({}, resource))
 
 
 def test_reference_documents_every_property_and_attribute() -> None:
@@ -189,3 +203,108 @@ def test_readme_tables_are_generated_or_its_own() -> None:
     ]
 
     assert set(headers) <= HAND_WRITTEN_README_TABLES, set(headers) - HAND_WRITTEN_README_TABLES
+
+
+# -- the deployment's parameters, the tags, the metrics ----------------------------------------
+
+
+def test_every_setting_and_template_parameter_is_documented_once() -> None:
+    table = gen_docs.parameters_table()
+    parameters = cfn_yaml.load(str(ROOT / "template.yaml"))["Parameters"]
+
+    for setting in SETTINGS:
+        rows = [line for line in table.splitlines() if f"`{setting.variable}`" in line]
+        assert len(rows) == 1, setting.variable
+        assert (f"`{setting.parameter}`" if setting.parameter else "(none)") in rows[0]
+    for name in parameters:
+        assert sum(line.startswith(f"| `{name}` |") for line in table.splitlines()) == 1, name
+    assert gen_docs.parameters_table() in gen_docs.reference()
+
+
+def test_a_template_without_a_settings_parameter_is_an_error(tmp_path: Path) -> None:
+    template = (ROOT / "template.yaml").read_text()
+    broken = tmp_path / "template.yaml"
+    broken.write_text(template.replace("  RoleTags:\n", "  RoleTagz:\n", 1))
+
+    with pytest.raises(gen_docs.DocsError, match="RoleTags"):
+        gen_docs.parameters_table(broken)
+
+
+def test_the_tags_table_names_every_key_this_project_writes() -> None:
+    table = gen_docs.tags_table()
+
+    for key in (ORIGIN_KEY, UNCLAIMED_SINCE_KEY, DELETING_SINCE_KEY, ROLE_TAGS_KEY):
+        assert f"| `{key}` |" in table
+    assert f"| `{CLAIM_KEY_PREFIX}<20 hex>` | the StackId |" in table
+
+
+def test_how_many_claims_fit_follows_iams_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "fits **49 claims** without `RoleTags`, and\n**48 − *n***" in gen_docs.reference()
+
+    monkeypatch.setattr(gen_docs, "MAX_TAGS_PER_ROLE", 60)
+
+    assert "fits **59 claims**" in gen_docs.claims_that_fit()
+
+
+def test_the_moved_properties_are_listed_with_their_parameters() -> None:
+    table = gen_docs.moved_table()
+
+    for old, parameter in MOVED_PROPERTIES.items():
+        assert f"| `{old}` | `{parameter}` |" in table
+        assert old not in {d.name for d in DEFINITIONS}
+
+
+def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> set[tuple[str, tuple[str, ...]]]:
+    """(metric, dimensions) of everything one sweep's report publishes, as Powertools prints it."""
+    report = SweepReport(
+        [RoleReport(role.name, kept=kept) for role, kept in zip(ROLES, Kept, strict=False)],
+        {"eu-west-1": 1},
+    )
+    telemetry.publish(report, Metrics(namespace=telemetry.NAMESPACE, service=SERVICE))
+    found = set()
+    for line in capsys.readouterr().out.splitlines():
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            assert directive["Namespace"] == telemetry.NAMESPACE
+            for metric in directive["Metrics"]:
+                for dimensions in directive["Dimensions"]:
+                    found.add((metric["Name"], tuple(sorted(dimensions))))
+    return found
+
+
+SERVICE = "dms-prerequisite-roles"
+
+
+def test_operations_documents_every_metric_the_sweep_emits(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The template sets it on the function; single metrics take their service from it.
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", SERVICE)
+    text = (ROOT / "docs" / "operations.md").read_text()
+    section = text.partition("### Metrics and the alarm")[2].partition("\n#")[0]
+    documented = {
+        (row[0].strip("` "), tuple(sorted(d.strip("` ") for d in row[1].split(","))))
+        for row in (
+            line.split("|")[1:3]
+            for line in section.splitlines()
+            if re.match(r"^\| `[A-Z][A-Za-z]+` \| `", line)
+        )
+    }
+
+    assert emitted_metrics(capsys) == documented
+    for kept in Kept:
+        if kept is not Kept.DRY_RUN:  # only the command line's dry run keeps a role so
+            assert f"`{kept.value}`" in section, kept
+
+
+def test_the_alarm_example_watches_what_the_sweep_emits() -> None:
+    alarm = cfn_yaml.load(str(ROOT / "examples" / "alarm-failed-lookups.yaml"))
+    (properties,) = [
+        r["Properties"]
+        for r in alarm["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+
+    assert properties["Namespace"] == telemetry.NAMESPACE
+    assert properties["MetricName"] == telemetry.FAILED_LOOKUPS
+    assert properties["Dimensions"] == [{"Name": "service", "Value": SERVICE}]

@@ -10,13 +10,18 @@
 * ``before-send.iam`` (once per HTTP attempt, retries included): when the
   armed :class:`FaultPlan` names the call, answers with IAM's error response
   (or raises a connection error) instead of sending. Errors therefore pass
-  through botocore's standard retry mode exactly as real ones would.
+  through botocore's standard retry mode exactly as real ones would, and 409s
+  through the function's own retry of them (:func:`dms_prereq.iam._call`),
+  which botocore does not retry.
 """
 
 from __future__ import annotations
 
+import http.client
 import threading
+import urllib.parse
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -35,10 +40,14 @@ class Fault(Enum):
     SERVICE_FAILURE = (500, "ServiceFailure", "refused")
     CONNECTION = (0, "", "not sent")
     #: IAM did the work, but its answer was lost (a 500 after the commit): the retry
-    #: meets its own effect (EntityAlreadyExists, NoSuchEntity ...). In-process moto only.
+    #: meets its own effect (EntityAlreadyExists, NoSuchEntity ...).
     RESPONSE_LOST = (500, "ServiceFailure", "done, answer lost")
     NO_SUCH_ENTITY = (404, "NoSuchEntity", "refused")
     ACCESS_DENIED = (403, "AccessDenied", "refused")
+    #: IAM refuses a write while another write to the entity is under way; botocore's
+    #: IAM model gives both exceptions HTTP 409 (IAM API reference, "Errors" of each write).
+    CONCURRENT_MODIFICATION = (409, "ConcurrentModification", "refused")
+    ENTITY_TEMPORARILY_UNMODIFIABLE = (409, "EntityTemporarilyUnmodifiable", "refused")
 
     @property
     def status(self) -> int:
@@ -48,6 +57,11 @@ class Fault(Enum):
     def code(self) -> str:
         return str(self.value[1])
 
+    @property
+    def writes_only(self) -> bool:
+        """IAM answers it to writes only (no Get or List action lists a 409)."""
+        return self.status == 409
+
 
 #: Faults the function must survive without reporting them.
 TRANSIENT = (
@@ -56,7 +70,11 @@ TRANSIENT = (
     Fault.CONNECTION,
     Fault.NO_SUCH_ENTITY,
     Fault.RESPONSE_LOST,
+    Fault.CONCURRENT_MODIFICATION,
+    Fault.ENTITY_TEMPORARILY_UNMODIFIABLE,
 )
+#: Answered 409, which the function retries itself (botocore's standard mode does not).
+CONFLICTS = (Fault.CONCURRENT_MODIFICATION, Fault.ENTITY_TEMPORARILY_UNMODIFIABLE)
 
 
 @dataclass(frozen=True, order=True)
@@ -105,6 +123,10 @@ def _message(fault: Fault, key: CallKey) -> str:
         )
     if fault is Fault.THROTTLING:
         return "Rate exceeded"
+    if fault is Fault.CONCURRENT_MODIFICATION:
+        return "Multiple requests to change this object were submitted simultaneously."
+    if fault is Fault.ENTITY_TEMPORARILY_UNMODIFIABLE:
+        return f"The role with name {key.role} is temporarily unmodifiable."
     return "An internal error occurred. Try again."
 
 
@@ -130,7 +152,7 @@ class CallTap:
     client: Any
     keys: list[CallKey] = field(default_factory=list)
     injected: Counter[CallKey] = field(default_factory=Counter)
-    _plan: FaultPlan | None = None
+    _plans: tuple[FaultPlan, ...] = ()
     _seen: Counter[tuple[str, str]] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -139,17 +161,19 @@ class CallTap:
         events.register("before-parameter-build.iam", self._on_call, unique_id=_TAP_ID + "-call")
         events.register_first("before-send.iam", self._on_send, unique_id=_TAP_ID + "-send")
 
-    def start(self, plan: FaultPlan | None = None) -> None:
-        """Begin an operation: number calls afresh and arm ``plan``."""
+    def start(self, plan: FaultPlan | Sequence[FaultPlan] | None = None) -> None:
+        """Begin an operation: number calls afresh and arm ``plan`` (or several, each
+        aimed at another call)."""
+        plans = () if plan is None else (plan,) if isinstance(plan, FaultPlan) else tuple(plan)
         with self._lock:
             self.keys = []
             self.injected = Counter()
             self._seen = Counter()
-            self._plan = plan
+            self._plans = plans
 
     def stop(self) -> None:
         with self._lock:
-            self._plan = None
+            self._plans = ()
 
     def _on_call(
         self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
@@ -164,16 +188,18 @@ class CallTap:
     def _on_send(self, request: Any, **_: Any) -> AWSResponse | None:
         key = request.context.get(_KEY)
         with self._lock:
-            plan = self._plan
-            if key is None or plan is None or not plan.aims_at(key):
+            plan = next((p for p in self._plans if key is not None and p.aims_at(key)), None)
+            if key is None or plan is None:
                 return None
             if not plan.permanent and self.injected[key]:
                 return None
             self.injected[key] += 1
         url = request.url
         if plan.fault is Fault.RESPONSE_LOST:
-            # The next handler (moto's in-process stub) still executes the request;
-            # botocore keeps this first answer, the error.
+            if _on_loopback(url):
+                _deliver(request)  # IAM (moto_server) does the work; the answer is dropped
+            # Else the next handler (moto's in-process stub) still executes the request.
+            # Either way botocore keeps this first answer, the error.
             return error_response(url, plan.fault, key)
         # Handlers later in the chain (moto's in-process stub) must not execute a request
         # that IAM refused: point this attempt nowhere. A retry is a new request object.
@@ -181,3 +207,20 @@ class CallTap:
         if plan.fault is Fault.CONNECTION:
             raise EndpointConnectionError(endpoint_url=url)
         return error_response(url, plan.fault, key)
+
+
+def _on_loopback(url: str) -> bool:
+    return urllib.parse.urlsplit(url).hostname in ("127.0.0.1", "localhost")
+
+
+def _deliver(request: Any) -> None:
+    """Send botocore's prepared request to a loopback IAM and drop its answer."""
+    parts = urllib.parse.urlsplit(request.url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    body = request.body.encode() if isinstance(request.body, str) else request.body
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    try:
+        connection.request(request.method, target, body=body, headers=dict(request.headers))
+        connection.getresponse().read()
+    finally:
+        connection.close()

@@ -1,22 +1,39 @@
 """Representative operations, each with the world it meets: the fault matrix and the
 least-privilege check both replay them.
 
-Between them they reach every IAM call the function can make: create, join
-(tag, trust repair, boundary), adopt, release (untag), delete (detach, re-read,
-delete), keep (DeleteConflict, listing what blocks it, re-attach), and the
-boundary removal of an Update.
+Requests (:data:`SCENARIOS`) reach every IAM call a CloudFormation request makes:
+create (with the deployment's boundary, tags and trust condition), join (tag,
+attach, trust repair), adopt, and release (one untag per role), plus the request
+check's CloudFormation read. Sweeps (:data:`SWEEP_SCENARIOS`) reach the rest:
+releasing claims of a stack that is gone, marking, asking DMS in every enabled
+region (EC2's region list), the two-phase deletion (detach, delete), re-attaching a
+lost policy and bringing roles to the boundary and tags of the deployment (set and
+removed).
+
+``prepare`` builds the world as scenery (:meth:`~tests.prove.world.World.long_ago`:
+no read lags behind it); ``act`` is the operation under test, with reads lagging.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dms_prereq.catalogue import CLOUDWATCH_LOGS_ROLE, REDSHIFT_ROLE
+from dms_prereq.catalogue import CLOUDWATCH_LOGS_ROLE, REDSHIFT_ROLE, VPC_ROLE
 
-from testkit.console import add_owners_policy, make_console_role
-from tests.prove.world import BOUNDARY_A, World
+from testkit.console import add_owners_policy
+from tests.prove.world import (
+    BOUNDARY_A,
+    BOUNDARY_B,
+    DELTA,
+    PARTITION,
+    SWEEPING,
+    SweepRun,
+    World,
+)
 
 SUBJECT = "subject"
 OTHER = "other"
@@ -33,58 +50,50 @@ class Scenario:
     act: Callable[[World], dict[str, Any]]
 
 
-def _tags(**pairs: str) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in pairs.items()]
-
-
 # -- Create: one role made, one joined (created for another stack), one adopted ---------------
 
 
 def _prepare_create(world: World) -> None:
-    make_console_role(world.iam, REDSHIFT_ROLE, owners_policies=True, tag_count=1)
+    # The deployment's settings reach the roles this project creates, in the CreateRole.
+    world.deploy(
+        ROLE_PERMISSIONS_BOUNDARY=BOUNDARY_A,
+        ROLE_TAGS="team=data",
+        RESTRICT_TO_SOURCE_ACCOUNT="true",
+    )
+    world.console_role(REDSHIFT_ROLE, owners_policies=True, tag_count=1)
     world.stack(OTHER).create(
         CreateVpcRole="false", CreateCloudWatchLogsRole="true", PropagationDelaySeconds="0"
     )
 
 
 def _act_create(world: World) -> dict[str, Any]:
-    return world.stack(SUBJECT).create(
-        CreateRedshiftRole="true",
-        RestrictToSourceAccount="true",
-        PermissionsBoundary=BOUNDARY_A,
-        Tags=_tags(team="data"),
-        PropagationDelaySeconds="5",
-    )
+    return world.stack(SUBJECT).create(CreateRedshiftRole="true", PropagationDelaySeconds="5")
 
 
-# -- Update: release one role, create one, repair and re-tag a shared one --------------------
+# -- Update: add a role, keep one it no longer enables, repair a drifted trust policy ---------
 
 
 def _prepare_update(world: World) -> None:
     world.stack(OTHER).create(CreateCloudWatchLogsRole="false", PropagationDelaySeconds="0")
-    world.stack(SUBJECT).create(
-        PermissionsBoundary=BOUNDARY_A, Tags=_tags(team="a", owner="x"), PropagationDelaySeconds="0"
-    )
+    world.stack(SUBJECT).create(PropagationDelaySeconds="0")
+    # Somebody edits the trust policy of a role this project created.
+    drifted = VPC_ROLE.trust_policy(None)
+    drifted["Statement"][0]["Principal"] = {"Service": ["dms.amazonaws.com", "ec2.amazonaws.com"]}
+    world.iam.update_assume_role_policy(RoleName=VPC_ROLE.name, PolicyDocument=json.dumps(drifted))
 
 
 def _act_update(world: World) -> dict[str, Any]:
     return world.stack(SUBJECT).update(
-        CreateCloudWatchLogsRole="false",
-        CreateRedshiftRole="true",
-        RestrictToSourceAccount="true",
-        Tags=_tags(team="b"),
-        PropagationDelaySeconds="0",
+        CreateCloudWatchLogsRole="false", CreateRedshiftRole="true", PropagationDelaySeconds="0"
     )
 
 
-# -- Delete as the last claimant: two roles deleted, an adopted one left as found -------------
+# -- Delete as the last claimant: every claim removed, every role left for the sweep ----------
 
 
 def _prepare_delete_last(world: World) -> None:
-    make_console_role(world.iam, REDSHIFT_ROLE, owners_policies=True, tag_count=1)
-    world.stack(SUBJECT).create(
-        CreateRedshiftRole="true", Tags=_tags(team="a"), PropagationDelaySeconds="0"
-    )
+    world.console_role(REDSHIFT_ROLE, owners_policies=True, tag_count=1)
+    world.stack(SUBJECT).create(CreateRedshiftRole="true", PropagationDelaySeconds="0")
 
 
 # -- Delete beside another stack, and of a role somebody else started to use -------------------
@@ -102,7 +111,84 @@ def _act_delete(world: World) -> dict[str, Any]:
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("create-made-joined-adopted", "Create", _prepare_create, _act_create),
-    Scenario("update-release-create-repair", "Update", _prepare_update, _act_update),
+    Scenario("update-adds-keeps-repairs", "Update", _prepare_update, _act_update),
     Scenario("delete-as-last-claimant", "Delete", _prepare_delete_last, _act_delete),
     Scenario("delete-shared-and-kept", "Delete", _prepare_delete_shared, _act_delete),
 )
+
+
+# -- the sweep ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepScenario:
+    """``prepare`` builds the world; ``act`` runs one or more sweeps and returns them."""
+
+    name: str
+    prepare: Callable[[World], None]
+    act: Callable[[World], list[SweepRun]]
+
+
+def _prepare_gone(world: World) -> None:
+    # DmsRegions empty: the sweep asks DMS in every region EC2 lists as enabled.
+    world.deploy(DMS_REGIONS="", **SWEEPING)
+    gone = world.stack("gone")
+    gone.create(CreateRedshiftRole="true", PropagationDelaySeconds="0")
+    # Deleted with its resource retained, or its Delete never verified: CloudFormation
+    # has no such stack any more, and no request will ever release its claims.
+    assert world.cfn_api is not None
+    world.cfn_api.delete_stack(gone.stack_id)
+    world.stacks.pop("gone")
+
+
+def an_hour_later() -> None:
+    """Sweeps are an hour apart: every read has caught up with the last one's writes."""
+    time.sleep(DELTA)
+
+
+def _act_twice(world: World) -> list[SweepRun]:
+    # The first sweep releases the stale claims and marks the roles; with retention 0,
+    # the second deletes them, in two phases with the settle time really waited.
+    first = world.harness.sweep()
+    an_hour_later()
+    return [first, world.harness.sweep()]
+
+
+def _prepare_drifted(world: World) -> None:
+    world.stack("live").create(PropagationDelaySeconds="0")  # settled: CREATE_COMPLETE
+    # Somebody detaches DMS's policy from a role a live stack claims.
+    world.iam.detach_role_policy(
+        RoleName=CLOUDWATCH_LOGS_ROLE.name,
+        PolicyArn=CLOUDWATCH_LOGS_ROLE.managed_policy_arn(PARTITION),
+    )
+    # The platform team changes the account settings: a new boundary and a tag.
+    world.deploy(ROLE_PERMISSIONS_BOUNDARY=BOUNDARY_B, ROLE_TAGS="team=platform", **SWEEPING)
+
+
+def _act_settings(world: World) -> list[SweepRun]:
+    first = world.harness.sweep()
+    # ... and then takes the boundary and the tag away again.
+    an_hour_later()
+    world.deploy(ROLE_PERMISSIONS_BOUNDARY="none", ROLE_TAGS="")
+    return [first, world.harness.sweep()]
+
+
+SWEEP_SCENARIOS: tuple[SweepScenario, ...] = (
+    SweepScenario("sweep-releases-marks-deletes", _prepare_gone, _act_twice),
+    SweepScenario("sweep-reattaches-and-applies-settings", _prepare_drifted, _act_settings),
+)
+
+
+def replay(world: World, scenario: Scenario) -> tuple[World, dict[str, Any]]:
+    """A fresh world, the scenario prepared as scenery, then its act; the answer."""
+    world = world.fresh()
+    with world.long_ago():
+        scenario.prepare(world)
+    return world, scenario.act(world)
+
+
+def replay_sweep(world: World, scenario: SweepScenario) -> tuple[World, list[SweepRun]]:
+    world = world.fresh()
+    with world.long_ago():
+        scenario.prepare(world)
+    return world, scenario.act(world)

@@ -2,10 +2,12 @@
 
 Every test goes through the path a deployed stack takes: the event from
 events/*.json is delivered by the Lambda Runtime API with a deadline, the
-function reaches IAM over HTTP (moto_server) and PUTs its answer over HTTPS
-to the CloudFormation stand-in. Assertions are on what CloudFormation
-received, on the roles as IAM reports them and on the invocation as Lambda
-reports it.
+function checks it with CloudFormation's stack reads (the stand-in shows the
+stack's operation meanwhile), reaches IAM over HTTP (moto_server) and PUTs its
+answer over HTTPS to the CloudFormation stand-in. The scheduled event
+(events/scheduled.json) runs the sweep, which asks CloudFormation and DMS.
+Assertions are on what CloudFormation received (or the sweep returned), on the
+roles as IAM reports them and on the invocation as Lambda reports it.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import sys
 import time
 
 import pytest
+from dms_prereq.ownership import UNCLAIMED_SINCE_KEY
 
 from testkit.local_aws import SIGNATURE_MARK
-from testkit.stack import SimulatedStack, load_event
+from testkit.stack import load_event
 from testkit.views import claimants, view
 from tests.runtime.samples import sample_properties
+from tools.invoke import begin_operation
 from tools.lambda_runtime import ROOT, Outcome
 
 pytestmark = pytest.mark.runtime
@@ -28,9 +32,9 @@ pytestmark = pytest.mark.runtime
 VPC, LOGS, REDSHIFT = "dms-vpc-role", "dms-cloudwatch-logs-role", "dms-access-for-endpoint"
 
 
-def test_sample_lifecycle_on_the_built_artifact(local_lambda, cfn, server_iam, built):
+def test_sample_lifecycle_on_the_built_artifact(local_lambda, stack_on, server_iam, built):
     function = local_lambda()
-    stack = SimulatedStack("runtime-lifecycle", invoke=function.invoke, cfn=cfn)
+    stack = stack_on("runtime-lifecycle", function)
     # The samples' properties; a 1-second propagation wait keeps the suite short
     # (test_sam_local_placeholder_... runs the sample's full 10 seconds).
     create = sample_properties("create", PropagationDelaySeconds="1")
@@ -40,24 +44,29 @@ def test_sample_lifecycle_on_the_built_artifact(local_lambda, cfn, server_iam, b
     assert body["Status"] == "SUCCESS", body["Reason"]
     assert body["Data"]["CreatedRoles"] == f"{VPC},{LOGS}"
     physical_id = body["PhysicalResourceId"]
-    assert view(server_iam, VPC).tags["team"] == "data-platform"
+    assert claimants(server_iam, VPC) == claimants(server_iam, LOGS) == {"runtime-lifecycle"}
 
     body = stack.update(**update)
     assert body["Status"] == "SUCCESS", body["Reason"]
     assert body["PhysicalResourceId"] == physical_id
     assert body["Data"]["CreatedRoles"] == REDSHIFT
-    assert view(server_iam, VPC).tags["team"] == "analytics"
     assert claimants(server_iam, REDSHIFT) == {"runtime-lifecycle"}
 
+    # Updates only add: the rollback no longer enables the Redshift role, so its
+    # attribute is empty, but the claim stays until the resource is deleted.
     body = stack.rollback()
     assert body["Status"] == "SUCCESS", body["Reason"]
-    assert view(server_iam, REDSHIFT) is None
-    assert view(server_iam, VPC).tags["team"] == "data-platform"
+    assert body["Data"]["RedshiftRoleArn"] == ""
+    assert claimants(server_iam, REDSHIFT) == {"runtime-lifecycle"}
 
+    # A Delete releases every claim of the resource and deletes nothing: the sweep does.
     body = stack.delete()
     assert body["Status"] == "SUCCESS", body["Reason"]
     assert body["PhysicalResourceId"] == physical_id
-    assert all(view(server_iam, name) is None for name in (VPC, LOGS, REDSHIFT))
+    for name in (VPC, LOGS, REDSHIFT):
+        role = view(server_iam, name)
+        assert role is not None and role.claimants == set(), name
+        assert len(role.attached) == 1, name
 
     invocations = function.invocations
     assert [i.outcome for i in invocations] == [Outcome.SUCCESS] * 4
@@ -66,15 +75,97 @@ def test_sample_lifecycle_on_the_built_artifact(local_lambda, cfn, server_iam, b
     assert all(SIGNATURE_MARK not in i.logs for i in invocations), "logged the ResponseURL"
 
 
+def test_requests_are_checked_with_cloudformation_before_anything_changes(
+    local_lambda, stack_on, cfn_api, server_iam
+):
+    function = local_lambda()
+    stack = stack_on("runtime-forged", function)
+
+    # A Create CloudFormation is not running (forged, or delivered late) changes nothing.
+    forged = stack.send(stack.request("Create", sample_properties("create")), as_operation=False)
+
+    assert forged["Status"] == "FAILED"
+    assert "not from a stack operation" in forged["Reason"], forged["Reason"]
+    assert view(server_iam, VPC) is None
+    asked = [r for r in cfn_api.requests() if r.action == "DescribeStackResource"]
+    assert [(r.region, r.stack) for r in asked] == [("us-east-1", stack.stack_id)]
+
+    # The same request while CloudFormation shows the Create in progress goes through.
+    body = stack.create(**sample_properties("create", PropagationDelaySeconds="0"))
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    assert claimants(server_iam, VPC) == {"runtime-forged"}
+
+
+def test_scheduled_event_runs_the_sweep_and_returns_its_summary(
+    local_lambda, stack_on, cfn_api, dms_api, server_iam
+):
+    # Retention 0 and no settle: the second sweep deletes what the first marked.
+    function = local_lambda(
+        UNCLAIMED_ROLE_RETENTION_MINUTES="0",
+        SWEEP_SETTLE_SECONDS="0",
+        DMS_REGIONS="us-east-1,eu-west-1",
+    )
+    live = stack_on("runtime-sweep-live", function)
+    gone = stack_on("runtime-sweep-gone", function)
+    assert live.create(PropagationDelaySeconds="0")["Status"] == "SUCCESS"
+    body = gone.create(CreateRedshiftRole="true", PropagationDelaySeconds="0")
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    # The stack goes without its Delete ever reaching the function: its claims are stale.
+    cfn_api.delete_stack(gone.stack_id)
+    scheduled = load_event("scheduled")
+
+    first = function.invoke(scheduled)
+
+    assert first.outcome is Outcome.SUCCESS, first.payload
+    summary = first.payload
+    assert summary["stale_claims_released"] == 3
+    assert summary["roles_marked"] == 1 and summary["roles_deleted"] == 0
+    assert summary["roles_kept"][VPC].startswith("claimed")
+    assert summary["failed_lookups"] == {}
+    assert view(server_iam, REDSHIFT).claimants == set()
+    assert UNCLAIMED_SINCE_KEY in view(server_iam, REDSHIFT).tags
+    assert claimants(server_iam, VPC) == claimants(server_iam, LOGS) == {"runtime-sweep-live"}
+
+    second = function.invoke(scheduled)
+
+    assert second.outcome is Outcome.SUCCESS, second.payload
+    assert second.payload["roles_deleted"] == 1
+    assert view(server_iam, REDSHIFT) is None
+    assert view(server_iam, VPC).attached == {"AmazonDMSVPCManagementRole"}
+    # It asked CloudFormation about each claim's stack, and DMS in both regions.
+    assert cfn_api.calls()["DescribeStacks"] >= 2
+    asked = {region for region, _ in dms_api.calls()}
+    assert asked == {"us-east-1", "eu-west-1"}
+    # The metrics, in CloudWatch's embedded metric format, on the function's output.
+    assert metric_values(first.logs)["StaleClaimsReleased"] == [3.0]
+    assert metric_values(second.logs)["RolesDeleted"] == [1.0]
+    assert [i.cold_start for i in function.invocations] == [True, False, False, False]
+
+
+def metric_values(logs: str) -> dict[str, list[float]]:
+    """Values of the DmsPrerequisiteRoles metrics in the embedded metric format lines."""
+    found: dict[str, list[float]] = {}
+    for line in logs.splitlines():
+        record = json.loads(line) if line.startswith("{") else {}
+        for directive in record.get("_aws", {}).get("CloudWatchMetrics", []):
+            if directive["Namespace"] == "DmsPrerequisiteRoles":
+                for metric in directive["Metrics"]:
+                    value = record[metric["Name"]]
+                    found.setdefault(metric["Name"], []).extend(
+                        value if isinstance(value, list) else [value]
+                    )
+    return found
+
+
 def test_warm_invokes_after_a_real_propagation_wait_meet_only_the_invoke_limit(
-    local_lambda, cfn, server_iam
+    local_lambda, stack_on, server_iam
 ):
     # Lambda's init limit covers init only. Set it below the Create's real
     # propagation wait: the warm Update and Delete then start later than that
     # limit after the process did, and must still run (make invoke's lifecycle).
     init_limit, wait = 4, 5
     function = local_lambda(init_timeout_seconds=init_limit)
-    stack = SimulatedStack("runtime-warm-after-wait", invoke=function.invoke, cfn=cfn)
+    stack = stack_on("runtime-warm-after-wait", function)
 
     created = stack.create(**sample_properties("create", PropagationDelaySeconds=str(wait)))
     updated = stack.update(**sample_properties("update", PropagationDelaySeconds="0"))
@@ -96,9 +187,9 @@ def test_warm_invokes_after_a_real_propagation_wait_meet_only_the_invoke_limit(
     assert update.init_duration_ms is None and delete.init_duration_ms is None
 
 
-def test_redshift_sample_creates_all_three_roles(local_lambda, cfn, server_iam):
+def test_redshift_sample_creates_all_three_roles(local_lambda, stack_on, server_iam):
     function = local_lambda()
-    stack = SimulatedStack("runtime-redshift", invoke=function.invoke, cfn=cfn)
+    stack = stack_on("runtime-redshift", function)
 
     body = stack.create(**sample_properties("create-redshift", PropagationDelaySeconds="0"))
 
@@ -107,9 +198,9 @@ def test_redshift_sample_creates_all_three_roles(local_lambda, cfn, server_iam):
     assert stack.delete()["Status"] == "SUCCESS"
 
 
-def test_bad_properties_answer_failed_naming_the_property(local_lambda, cfn, server_iam):
+def test_bad_properties_answer_failed_naming_the_property(local_lambda, stack_on, server_iam):
     function = local_lambda()
-    stack = SimulatedStack("runtime-invalid", invoke=function.invoke, cfn=cfn)
+    stack = stack_on("runtime-invalid", function)
 
     body = stack.create(**sample_properties("create-invalid"))
 
@@ -122,10 +213,10 @@ def test_bad_properties_answer_failed_naming_the_property(local_lambda, cfn, ser
     assert "Traceback" not in body["Reason"]
 
 
-def test_init_failure_still_answers_failed(local_lambda, cfn, server_iam):
+def test_init_failure_still_answers_failed(local_lambda, stack_on, server_iam):
     # The IAM client is built at init; an impossible region makes that fail.
     function = local_lambda(AWS_REGION="not_a_region", AWS_DEFAULT_REGION="not_a_region")
-    stack = SimulatedStack("runtime-init-failure", invoke=function.invoke, cfn=cfn)
+    stack = stack_on("runtime-init-failure", function)
 
     body = stack.create(**sample_properties("create"))
 
@@ -138,9 +229,9 @@ def test_init_failure_still_answers_failed(local_lambda, cfn, server_iam):
     assert view(server_iam, VPC) is None
 
 
-def test_no_region_configured_still_answers_failed(local_lambda, cfn, server_iam):
+def test_no_region_configured_still_answers_failed(local_lambda, stack_on, server_iam):
     function = local_lambda(AWS_REGION=None, AWS_DEFAULT_REGION=None)
-    stack = SimulatedStack("runtime-no-region", invoke=function.invoke, cfn=cfn)
+    stack = stack_on("runtime-no-region", function)
 
     body = stack.create(**sample_properties("create"))
 
@@ -149,11 +240,14 @@ def test_no_region_configured_still_answers_failed(local_lambda, cfn, server_iam
     assert function.invocations[-1].duration_ms < 5000
 
 
-def test_deadline_shorter_than_propagation_delay_answers_before_it(local_lambda, cfn, server_iam):
+def test_deadline_shorter_than_propagation_delay_answers_before_it(
+    local_lambda, stack_on, cfn, cfn_api, server_iam
+):
     function = local_lambda(timeout_seconds=6)
-    stack = SimulatedStack("runtime-short-deadline", invoke=function.invoke, cfn=cfn)
+    stack = stack_on("runtime-short-deadline", function)
 
     event = stack.request("Create", sample_properties("create", PropagationDelaySeconds="10"))
+    begin_operation(cfn_api, event)
     invocation = function.invoke(event)
 
     key = cfn.key_of(event["ResponseURL"])
@@ -164,16 +258,19 @@ def test_deadline_shorter_than_propagation_delay_answers_before_it(local_lambda,
     assert body["Status"] == "SUCCESS", body["Reason"]
     assert invocation.outcome is Outcome.SUCCESS
     assert arrived < invocation.deadline_at - 0.5
-    assert "propagation wait cut" in invocation.logs
+    assert "wait cut to fit the time left" in invocation.logs
     assert view(server_iam, VPC) is not None
 
 
-def test_timed_out_failed_arrives_before_the_deadline(local_lambda, cfn, black_hole):
+def test_timed_out_failed_arrives_before_the_deadline(
+    local_lambda, stack_on, cfn, cfn_api, black_hole
+):
     # IAM that never answers: only the deadline can end this invocation.
     function = local_lambda(timeout_seconds=3, AWS_ENDPOINT_URL_IAM=black_hole)
-    stack = SimulatedStack("runtime-timeout", invoke=function.invoke, cfn=cfn)
+    stack = stack_on("runtime-timeout", function)
 
     event = stack.request("Create", sample_properties("create"))
+    begin_operation(cfn_api, event)
     invocation = function.invoke(event)
 
     key = cfn.key_of(event["ResponseURL"])
@@ -212,9 +309,11 @@ def test_sam_local_placeholder_response_url_finishes_promptly_and_prints_the_ans
 
 
 def test_invoke_prints_logs_and_the_answer_cloudformation_received():
-    """``make invoke EVENT=...``: logs on stderr, CloudFormation's answer as JSON on stdout."""
+    """``make invoke EVENT=...``: logs on stderr, CloudFormation's answer as JSON on stdout;
+    for the scheduled event, what the function returned (the sweep's summary)."""
+    events = ["events/create-invalid.json", "events/delete.json", "events/scheduled.json"]
     done = subprocess.run(
-        [sys.executable, "-m", "tools.invoke", "events/create-invalid.json", "events/delete.json"],
+        [sys.executable, "-m", "tools.invoke", *events],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -224,10 +323,14 @@ def test_invoke_prints_logs_and_the_answer_cloudformation_received():
     assert done.returncode == 0, done.stderr[-2000:]
     decoder = json.JSONDecoder()
     invalid, end = decoder.raw_decode(done.stdout)
-    delete, _ = decoder.raw_decode(done.stdout[end:].lstrip())
+    rest = done.stdout[end:].lstrip()
+    delete, end = decoder.raw_decode(rest)
+    summary, _ = decoder.raw_decode(rest[end:].lstrip())
     assert invalid["Status"] == "FAILED" and "CreateVpcRole" in invalid["Reason"]
     assert delete["Status"] == "SUCCESS"
-    assert done.stderr.count("REPORT RequestId:") == 2
+    assert summary["apply"] is True and summary["roles_deleted"] == 0
+    assert summary["failed_lookups"] == {}
+    assert done.stderr.count("REPORT RequestId:") == 3
     assert "Init Duration" in done.stderr
 
 

@@ -117,3 +117,98 @@ def test_retention_is_zero_or_at_least_four_hours() -> None:
 def test_every_row_has_its_docs() -> None:
     for setting in SETTINGS:
         assert setting.description and setting.allowed and setting.variable.isupper()
+
+
+# -- what a tag or a boundary may be: rules that were the Tags and PermissionsBoundary
+# -- properties' in version 1, and are the deployment's now
+
+
+def tags_of(raw: str) -> tuple[tuple[str, str], ...]:
+    return AccountSettings.from_environment({"ROLE_TAGS": raw}).tags
+
+
+def refusal(variable: str, raw: str) -> str:
+    with pytest.raises(InvalidSetting) as refused:
+        AccountSettings.from_environment({variable: raw})
+    return refused.value.reason
+
+
+def test_tags_keep_their_order_and_their_values_whole() -> None:
+    assert tags_of("team=data,cost-centre=42,path=a/b=c") == (
+        ("team", "data"),
+        ("cost-centre", "42"),
+        ("path", "a/b=c"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ("team", "Key=Value"),
+        ("=data", "Key=Value"),
+        ("team=data,", "Key=Value"),
+        ("k" * 129 + "=v", "1-128"),
+        ("a|b=x", "letters, digits"),
+        ("k=" + "v" * 257, "at most 256"),
+        ("k=<script>", "at most 256"),
+        ("aws:owner=x", "reserved prefix"),
+        ("AWS:owner=x", "reserved prefix"),
+        ("DMS-Prerequisite-Roles:claim:x=y", "reserved prefix"),
+        ("k=aws:x", "may not begin with aws:"),
+        ("Team=a,team=b", "twice"),
+    ],
+)
+def test_a_bad_tag_is_refused_saying_what_is_wrong(raw: str, says: str) -> None:
+    found = refusal("ROLE_TAGS", raw)
+
+    assert found.startswith("The deployment's RoleTags parameter (ROLE_TAGS) is invalid")
+    assert says in found
+    assert len(found) <= 256
+
+
+def test_the_longest_tags_iam_takes_are_taken() -> None:
+    most = [f"k{i}=" + "v" * 256 for i in range(MAX_USER_TAGS)]
+    most[0] = "k" * 128 + "=v"
+
+    assert len(tags_of(",".join(most))) == MAX_USER_TAGS
+
+
+@pytest.mark.parametrize(
+    "boundary",
+    [
+        BOUNDARY,
+        "arn:aws-cn:iam::123456789012:policy/dms-boundary",
+        "arn:aws-us-gov:iam::123456789012:policy/team/dms-boundary",
+        "arn:aws:iam::aws:policy/PowerUserAccess",
+    ],
+)
+def test_a_boundary_is_any_managed_policy_arn(boundary: str) -> None:
+    """One setting for the deployment, in whatever partition it runs: no stack to compare
+    the partition with (version 1 checked it against each stack's)."""
+    found = AccountSettings.from_environment({"ROLE_PERMISSIONS_BOUNDARY": boundary}).boundary
+
+    assert found == BoundaryChoice(boundary)
+
+
+@pytest.mark.parametrize(
+    "boundary",
+    [
+        "dms-boundary",
+        "arn:aws:s3:::bucket/policy",
+        "arn:aws:iam::123456789012:role/admin",
+        "arn:aws:sns:us-east-1:123456789012:topic",
+        "12345",
+    ],
+)
+def test_a_boundary_must_be_a_managed_policy_arn(boundary: str) -> None:
+    found = refusal("ROLE_PERMISSIONS_BOUNDARY", boundary)
+
+    assert "RolePermissionsBoundary" in found
+    assert "managed policy ARN" in found
+
+
+def test_a_reason_is_one_short_sentence_however_large_the_setting() -> None:
+    found = refusal("ROLE_TAGS", "k" * 100_000)
+
+    assert len(found) <= 256
+    assert "\n" not in found

@@ -87,7 +87,7 @@ def test_iam_out_of_reach_is_said_so(error: Exception) -> None:
 def test_anything_else_is_still_a_reason_not_a_traceback() -> None:
     failure = translate(ValueError("odd"), "GetRole", ROLE)
 
-    assert type(failure) is ProvisioningError
+    assert isinstance(failure, ProvisioningError)
     assert failure.reason == "iam:GetRole on dms-vpc-role failed unexpectedly (ValueError('odd'))."
 
 

@@ -1,42 +1,41 @@
 """parse_properties: CloudFormation's strings become one typed value, or a reason naming one.
 
 Pure: no AWS, no handler. The functional tests (tests/functional) check the
-same rules through the whole function; these pin each rule on its own.
+same rules through the whole function; these pin each rule on its own. What a
+boundary or a tag may be is now a rule of the deployment's settings
+(tests/unit/test_account_settings.py): the properties that held them moved there.
 """
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from dms_prereq.catalogue import CLOUDWATCH_LOGS_ROLE, REDSHIFT_ROLE, ROLES, VPC_ROLE
-from dms_prereq.errors import InvalidRequest
-from dms_prereq.ownership import MAX_USER_TAGS
-from dms_prereq.properties import ExistingRolePolicy, Properties, parse_properties
-
-BOUNDARY = "arn:aws:iam::123456789012:policy/dms-boundary"
+from dms_prereq.errors import MAX_REASON, InvalidRequest
+from dms_prereq.properties import PROPERTY_NAMES, ExistingRolePolicy, Properties, parse_properties
+from dms_prereq.settings import MOVED_PROPERTIES
 
 
 def parsed(**raw: object) -> Properties:
-    return parse_properties(raw, "aws")
+    return parse_properties(raw)
 
 
-def reason(raw: object, partition: str = "aws") -> str:
+def reason(raw: object, *, refuse_moved: bool = True) -> str:
     with pytest.raises(InvalidRequest) as failure:
-        parse_properties(raw, partition)
+        parse_properties(raw, refuse_moved=refuse_moved)
     return failure.value.reason
 
 
 def test_no_properties_means_every_default() -> None:
-    assert parse_properties(None, "aws") == parse_properties({}, "aws") == Properties()
+    assert parse_properties(None) == parse_properties({}) == Properties()
 
     defaults = Properties()
 
     assert defaults.enabled_roles == {r.name for r in ROLES if r.enabled_by_default}
     assert defaults.enabled_roles == {VPC_ROLE.name, CLOUDWATCH_LOGS_ROLE.name}
     assert defaults.existing_role_policy is ExistingRolePolicy.ADOPT
-    assert defaults.permissions_boundary is None
-    assert defaults.tags == ()
     assert defaults.propagation_delay_seconds == 10
-    assert defaults.restrict_to_source_account is False
 
 
 def test_cloudformation_own_keys_are_ignored() -> None:
@@ -71,8 +70,8 @@ def test_an_unknown_property_is_named_beside_the_valid_ones() -> None:
     ],
 )
 def test_booleans_are_strings_in_any_case_or_json_booleans(value: object, expected: bool) -> None:
-    assert parsed(RestrictToSourceAccount=value).restrict_to_source_account is expected
     assert parsed(CreateRedshiftRole=value).enables(REDSHIFT_ROLE) is expected
+    assert parsed(CreateVpcRole=value).enables(VPC_ROLE) is expected
 
 
 @pytest.mark.parametrize("value", ["yes", "1", 1, None, "trüe", ""])
@@ -104,7 +103,8 @@ def test_existing_role_policy_refuses_anything_else(value: object) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [("0", 0), (" 7 ", 7), ("300", 300), (5, 5), (0, 0)]
+    ("value", "expected"),
+    [("0", 0), (" 7 ", 7), ("300", 300), (5, 5), (0, 0), (10.0, 10), ("10.0", 10), (0.0, 0)],
 )
 def test_propagation_delay_is_whole_seconds_up_to_five_minutes(
     value: object, expected: int
@@ -120,74 +120,60 @@ def test_propagation_delay_refuses_anything_else(value: object) -> None:
     assert "0 to 300" in found
 
 
-def test_a_boundary_in_the_stacks_partition_is_kept() -> None:
-    assert parsed(PermissionsBoundary=BOUNDARY).permissions_boundary == BOUNDARY
-    china = "arn:aws-cn:iam::123456789012:policy/b"
-    assert parse_properties({"PermissionsBoundary": china}, "aws-cn").permissions_boundary == china
-
-
-def test_a_boundary_of_another_partition_says_which_to_use() -> None:
-    found = reason({"PermissionsBoundary": "arn:aws-cn:iam::123456789012:policy/b"})
-
-    assert "aws-cn" in found and "arn:aws:iam::" in found
-
-
 @pytest.mark.parametrize(
-    "value",
+    ("name", "value"),
     [
-        "dms-boundary",
-        "arn:aws:s3:::bucket/policy",
-        "arn:aws:iam::123456789012:role/admin",
-        "arn:aws:sns:us-east-1:123456789012:topic",
-        12345,
+        ("PermissionsBoundary", "arn:aws:iam::123456789012:policy/dms-boundary"),
+        ("Tags", [{"Key": "team", "Value": "data"}]),
+        ("RestrictToSourceAccount", "true"),
     ],
 )
-def test_a_boundary_must_be_an_iam_managed_policy_arn(value: object) -> None:
-    found = reason({"PermissionsBoundary": value})
+def test_a_property_that_moved_to_the_deployment_fails_a_create_naming_its_parameter(
+    name: str, value: object
+) -> None:
+    found = reason({name: value, "PropagationDelaySeconds": "0"})
 
-    assert found.startswith("Property PermissionsBoundary must be an IAM managed policy ARN")
-
-
-def test_tags_keep_their_order_and_numbers_become_strings() -> None:
-    props = parsed(Tags=[{"Key": "team", "Value": "data"}, {"Key": "cost-centre", "Value": 42}])
-
-    assert props.tags == (("team", "data"), ("cost-centre", "42"))
-    assert props.tag_dict == {"team": "data", "cost-centre": "42"}
+    assert name in found
+    assert f"{MOVED_PROPERTIES[name]} parameter" in found
+    assert len(found) <= MAX_REASON
 
 
-@pytest.mark.parametrize(
-    ("tags", "named"),
-    [
-        ("team=data", "Tags"),
-        ({"team": "data"}, "Tags"),
-        ([{"Key": "team"}], "Tags[0]"),
-        ([{"Key": "a", "Value": "b", "X": 1}], "Tags[0]"),
-        ([{"Key": 7, "Value": "b"}], "Tags[0]"),
-        ([{"Key": "ok", "Value": "b"}, {"Key": "", "Value": "b"}], "Tags[1].Key"),
-        ([{"Key": "k" * 129, "Value": "b"}], "Tags[0].Key"),
-        ([{"Key": "a|b", "Value": "b"}], "Tags[0].Key"),
-        ([{"Key": "k", "Value": "v" * 257}], "Tags[0].Value"),
-        ([{"Key": "k", "Value": "<script>"}], "Tags[0].Value"),
-        ([{"Key": "aws:owner", "Value": "b"}], "Tags[0].Key"),
-        ([{"Key": "DMS-Prerequisite-Roles:claim:x", "Value": "b"}], "Tags[0].Key"),
-    ],
-)
-def test_a_bad_tag_is_refused_naming_where_it_is(tags: object, named: str) -> None:
-    assert reason({"Tags": tags}).startswith(f"Property {named}")
+def test_every_moved_property_is_named_at_once() -> None:
+    found = reason({name: "x" for name in MOVED_PROPERTIES})
+
+    for name, parameter in MOVED_PROPERTIES.items():
+        assert name in found
+        assert parameter in found
 
 
-def test_tag_limits_are_iams_less_what_this_project_keeps() -> None:
-    most = [{"Key": f"k{i}", "Value": "v" * 256} for i in range(MAX_USER_TAGS)]
-    most[0]["Key"] = "k" * 128
+def test_an_update_or_delete_ignores_a_moved_property_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """So that a rollback to properties written for version 1 never fails over them."""
+    raw = {"Tags": "not even a list", "PermissionsBoundary": 7, "CreateRedshiftRole": "true"}
 
-    assert len(parsed(Tags=most).tags) == MAX_USER_TAGS
-    assert str(MAX_USER_TAGS) in reason({"Tags": [*most, {"Key": "one-more", "Value": ""}]})
+    with caplog.at_level(logging.WARNING, logger="dms_prereq.properties"):
+        props = parse_properties(raw, refuse_moved=False)
+
+    assert props == Properties(enabled_roles=Properties().enabled_roles | {REDSHIFT_ROLE.name})
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1
+    assert warned[0].properties == {  # type: ignore[attr-defined]
+        "PermissionsBoundary": "RolePermissionsBoundary",
+        "Tags": "RoleTags",
+    }
 
 
-def test_a_tag_key_given_twice_in_any_case_is_refused() -> None:
-    found = reason({"Tags": [{"Key": "Team", "Value": "a"}, {"Key": "team", "Value": "b"}]})
+def test_an_unknown_property_next_to_a_moved_one_is_still_refused() -> None:
+    assert "'Colour'" in reason({"Tags": [], "Colour": "blue"}, refuse_moved=False)
 
-    assert "'team'" in found and "twice" in found
+
+def test_a_long_unknown_name_is_cut_but_the_list_of_valid_ones_is_whole() -> None:
+    found = reason({"X" * 300: "1"})
+
+    assert len(found) <= MAX_REASON
+    assert found.endswith(f"; valid properties are {', '.join(PROPERTY_NAMES)}.")
+    assert "…" in found
 
 
 def test_a_reason_is_one_short_sentence_however_large_the_input() -> None:
