@@ -243,10 +243,12 @@ class Evidence:
             with capture_logs() as sink:
                 yield current
         finally:
+            # Clients the function made meanwhile (watched from their creation) too.
+            recorders = self._recorders_for(client)
+            taken = [call for recorder in recorders for call in recorder.take()]
             with self._lock:
                 self._active = None
                 current.lines = sink.lines()
-                taken = [call for recorder in recorders for call in recorder.take()]
                 current.calls = sorted(taken, key=lambda call: call.started)
                 self.invocations.append(current)
 

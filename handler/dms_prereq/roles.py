@@ -139,12 +139,17 @@ def claim_role(claimant: Claimant, role: RoleSpec, *, expect_existing: bool) -> 
     which IAM itself answers consistently.
     """
     client = claimant.client
+    #: When this request first asked CreateRole and heard "already exists": the role
+    #: may be its own, made by a call whose answer was lost and that botocore retried.
+    began: datetime | None = None
     for attempt in range(MAX_ROUNDS):
         if not expect_existing:
+            # IAM's CreateDate has whole seconds: a role this call makes is no older.
+            asked = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
             try:
                 return _create(claimant, role)
             except AlreadyExists:
-                pass
+                began = began or asked
         read_at = time.monotonic()
         state = api.get_role(client, role.name)
         if state is None:
@@ -154,7 +159,7 @@ def claim_role(claimant: Claimant, role: RoleSpec, *, expect_existing: bool) -> 
                 _pause(attempt)
             continue
         try:
-            return _claim_existing(claimant, role, state, read_at)
+            return _claim_existing(claimant, role, state, read_at, began)
         except NotFound:
             # Deleted under us by a sweep: create it afresh.
             expect_existing = False
@@ -204,7 +209,7 @@ def _create(claimant: Claimant, role: RoleSpec) -> Claimed:
 
 
 def _claim_existing(
-    claimant: Claimant, role: RoleSpec, state: RoleState, read_at: float
+    claimant: Claimant, role: RoleSpec, state: RoleState, read_at: float, began: datetime | None
 ) -> Claimed:
     if state.path != DMS_ROLE_PATH:
         raise RoleConflict(
@@ -212,7 +217,7 @@ def _claim_existing(
             "path /; delete it (role names are unique across paths) so that it can be made at /."
         )
     if Ownership.of(state.tags).origin is Origin.CREATED:
-        return _join(claimant, role, state, read_at)
+        return _join(claimant, role, state, read_at, began)
     return _adopt(claimant, role, state, read_at)
 
 
@@ -250,7 +255,13 @@ def _record_claim(
     return slow or Ownership.of(state.tags).deleting_since is not None
 
 
-def _join(claimant: Claimant, role: RoleSpec, state: RoleState, read_at: float) -> Claimed:
+def _join(
+    claimant: Claimant,
+    role: RoleSpec,
+    state: RoleState,
+    read_at: float,
+    began: datetime | None,
+) -> Claimed:
     """A role this project created: claim it, attach its policy, repair a drifted trust."""
     client = claimant.client
     held = Ownership.of(state.tags).holds(claimant.resource.claim_id)
@@ -266,9 +277,11 @@ def _join(claimant: Claimant, role: RoleSpec, state: RoleState, read_at: float) 
     # makes a sweep that detached the policy meanwhile fail its DeleteRole.
     api.attach_policy(client, role.name, claimant.policy_arn(role))
     kind = ClaimKind.JOINED
-    if held and not claimant.is_update:
-        # A Create that finds its own claim already there: CreateRole's answer was
-        # lost and retried, or the request was delivered twice. It made the role.
+    made_now = began is not None and state.created is not None and state.created >= began
+    if held and (not claimant.is_update or made_now):
+        # This resource's claim was already on a role this project created: CreateRole's
+        # answer was lost and botocore's retry met the role this very request made (a
+        # Create, or an Update made since), or the Create was delivered twice. It made it.
         kind = ClaimKind.CREATED
     return Claimed(role, kind, ready_at, met_deletion)
 

@@ -27,17 +27,20 @@ visible (``SWEEP_SETTLE_SECONDS``, longer than IAM's read lag):
   is attached.
 
 Why no claimant that was answered SUCCESS loses its role or its policy, given
-reads that lag less than the settle time: a claimant tags its claim, then
-attaches the policy, then answers. If it tagged before the second re-read
-minus the lag, that re-read sees the claim and the sweep re-attaches. If it
-tagged later, its attach comes after the detach (the detach precedes the
-second settle, which is longer than the lag), so DeleteRole meets the attached
-policy and fails with DeleteConflict (the sweep then re-attaches and removes
-its marks), or the role is already gone, and the claimant's attach fails and
-it creates the role afresh. A second sweep that detaches after a claimant's
-attach is the one remaining hazard: a claimant whose read shows
-``deleting-since``, or whose claim took longer than a quarter of the settle
-time, waits out the settle time and attaches once more before it answers.
+reads that lag at most 3/8 of the settle time (22.5 s at the default 60 s): a
+claimant tags its claim, then attaches the policy, then answers. If it tagged
+before the second re-read minus the lag, that re-read sees the claim and the
+sweep re-attaches. If it tagged later, its attach comes after the detach (the
+detach precedes the second settle, which is longer than the lag), so
+DeleteRole meets the attached policy and fails with DeleteConflict (the sweep
+then re-attaches and removes its marks), or the role is already gone, and the
+claimant's attach fails and it creates the role afresh. A second sweep that
+detaches after a claimant's attach is the one remaining hazard: a claimant
+whose read shows ``deleting-since``, or whose claim took longer than a quarter
+of the settle time, waits out the settle time and attaches once more before it
+answers. One that neither saw the mark nor took that long tagged within lag +
+settle/4 of the mark, which the sweep's first re-read sees as long as lag +
+settle/4 <= settle - lag.
 """
 
 from __future__ import annotations

@@ -145,7 +145,8 @@ def backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 @pytest.fixture(scope="module")
 def iam_url() -> Iterator[str]:
-    """A real moto_server, behind a proxy that makes each call atomic as IAM's are."""
+    """A real moto_server, behind a proxy that makes each call atomic as IAM's are
+    (version 1's kinder IAM; the suites now use ``unkind_server``)."""
     server = MotoServer().start()
     proxy = AtomicProxy(server.url).start()
     try:
@@ -187,33 +188,41 @@ def unkind(unkind_server: UnkindIam) -> UnkindIam:
 
 @pytest.fixture(scope="session")
 def dms_api(unkind_moto: MotoServer) -> Iterator[DmsApi]:
-    """DMS for the sweep (moto's, plus the replication configs moto lacks), and EC2's
-    region list (moto's), reachable from the function's clients in any process."""
+    """DMS for the sweep: moto's, plus the replication configs moto lacks."""
     with DmsApi(unkind_moto) as api:
-        endpoints = {
-            **api.env(),
-            # boto3 names the variable after the service id, "Database Migration Service"
-            # (AWS SDKs and Tools reference guide, "Service-specific endpoints").
-            "AWS_ENDPOINT_URL_DATABASE_MIGRATION_SERVICE": api.url,
-            "AWS_ENDPOINT_URL_EC2": unkind_moto.url,
-        }
-        with pytest.MonkeyPatch.context() as patch:
-            for name, value in endpoints.items():
-                patch.setenv(name, value)
-            yield api
+        yield api
 
 
 @pytest.fixture(scope="session")
-def function_clients(dms_api: DmsApi, cfn_api: CloudFormationApi) -> Iterator[RecordingClients]:
-    """The in-process function's CloudFormation, DMS and EC2 clients, made from the
-    stand-ins' endpoints and recorded in EVIDENCE (the least-privilege check)."""
-    app = load_app()
-    saved = app.CLIENTS
-    app.CLIENTS = RecordingClients()
-    try:
-        yield app.CLIENTS
-    finally:
-        app.CLIENTS = saved
+def _recording_clients() -> RecordingClients:
+    return RecordingClients()
+
+
+@pytest.fixture
+def function_clients(
+    dms_api: DmsApi,
+    cfn_api: CloudFormationApi,
+    unkind_moto: MotoServer,
+    _recording_clients: RecordingClients,
+    monkeypatch: pytest.MonkeyPatch,
+) -> RecordingClients:
+    """The in-process function's CloudFormation, DMS and EC2 clients, reaching the
+    stand-ins and recorded in EVIDENCE (the least-privilege check), for one test.
+
+    DMS is asked through ``dms_api``; EC2's region list comes from moto. The clients
+    are kept for the session (made on first need), and put back after each test.
+    """
+    endpoints = {
+        **dms_api.env(),
+        # boto3 names the variable after the service id, "Database Migration Service"
+        # (AWS SDKs and Tools reference guide, "Service-specific endpoints").
+        "AWS_ENDPOINT_URL_DATABASE_MIGRATION_SERVICE": dms_api.url,
+        "AWS_ENDPOINT_URL_EC2": unkind_moto.url,
+    }
+    for name, value in endpoints.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(load_app(), "CLIENTS", _recording_clients)
+    return _recording_clients
 
 
 @pytest.fixture
@@ -253,7 +262,8 @@ def world(
 
 @pytest.fixture(scope="module")
 def module_iam() -> Iterator[Any]:
-    """A moto IAM for the module; yields a client tests use to look at it."""
+    """An in-process moto IAM for the module (version 1's kind IAM; the suites now use
+    ``world``); yields a client tests use to look at it."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in PROVE_CREDENTIALS.items():
             patch.setenv(name, value)
@@ -261,12 +271,3 @@ def module_iam() -> Iterator[Any]:
             observer = new_client()
             make_boundaries(observer)  # and moto loads the managed policies now
             yield observer
-
-
-@pytest.fixture
-def moto_world(module_iam: Any, signed_cfn: SignedStandIn, request: pytest.FixtureRequest) -> World:
-    """The version-1 world: in-process moto (kind IAM), no CloudFormation reads. Kept for
-    suites not yet moved to ``world``; requests need VERIFY_REQUESTS=false there."""
-    client = new_client()
-    start = World(module_iam, Harness(signed_cfn, client, request.node.nodeid), CallTap(client))
-    return start.fresh()

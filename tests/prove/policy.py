@@ -8,6 +8,12 @@ Resource patterns with ``*``/``?``; Condition operators ArnEquals/ArnLike/
 StringEquals/StringLike (``IfExists`` too). Anything it cannot evaluate
 faithfully (NotAction, another operator, an unknown condition key, a managed
 policy on the role, permissions granted elsewhere) is an error, not a pass.
+
+Each recorded call is authorised as IAM authorises it (Service Authorization
+Reference): an IAM call on the role it names (``role/<name>``); a CloudFormation
+call on the stack it names (the function passes stack ARNs); the DMS Describe
+actions and ``ec2:DescribeRegions``, which support no resource-level permissions,
+on ``*``.
 """
 
 from __future__ import annotations
@@ -79,8 +85,20 @@ def role_arn(call: IamCall, partition: str = "aws", account: str = ACCOUNT) -> s
     return f"arn:{partition}:iam::{account}:role/{call.role or '*'}"
 
 
+def stack_arn(call: IamCall, partition: str = "aws", account: str = ACCOUNT) -> str:
+    """The stack a CloudFormation call acts on: the ARN it names, else its name's ARN."""
+    named = call.stack or "*"
+    if named.startswith("arn:"):
+        return named
+    return f"arn:{partition}:cloudformation:{call.region or REGION}:{account}:stack/{named}/*"
+
+
 def requests_of(call: IamCall, partition: str = "aws", account: str = ACCOUNT) -> list[Request]:
     """What IAM authorises for one call, implicit permissions included."""
+    if call.service == "cloudformation":
+        return [Request(call.permission, stack_arn(call, partition, account))]
+    if call.service != "iam":
+        return [Request(call.permission, "*")]
     context: dict[str, str] = {}
     if call.policy_arn:
         context["iam:PolicyARN"] = call.policy_arn

@@ -5,10 +5,10 @@ Requests (:data:`SCENARIOS`) reach every IAM call a CloudFormation request makes
 create (with the deployment's boundary, tags and trust condition), join (tag,
 attach, trust repair), adopt, and release (one untag per role), plus the request
 check's CloudFormation read. Sweeps (:data:`SWEEP_SCENARIOS`) reach the rest:
-releasing claims of a stack that is gone, marking, asking DMS in every enabled
-region (EC2's region list), the two-phase deletion (detach, delete), re-attaching a
-lost policy and bringing roles to the boundary and tags of the deployment (set and
-removed).
+releasing claims of a stack that is gone, marking, asking DMS in two regions, the
+two-phase deletion (detach, delete), asking EC2 for the enabled regions,
+re-attaching a lost policy, and bringing roles to the boundary and tags of the
+deployment (set and removed) after asking CloudFormation about a live stack.
 
 ``prepare`` builds the world as scenery (:meth:`~tests.prove.world.World.long_ago`:
 no read lags behind it); ``act`` is the operation under test, with reads lagging.
@@ -24,6 +24,7 @@ from typing import Any
 
 from dms_prereq.catalogue import CLOUDWATCH_LOGS_ROLE, REDSHIFT_ROLE, VPC_ROLE
 
+from testkit import REGION
 from testkit.console import add_owners_policy
 from tests.prove.world import (
     BOUNDARY_A,
@@ -37,6 +38,9 @@ from tests.prove.world import (
 
 SUBJECT = "subject"
 OTHER = "other"
+#: Scenarios played to the end (answered SUCCESS, or sweeps that did what they are for)
+#: in this session: their calls are in testkit.evidence.EVIDENCE.
+PLAYED: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -122,16 +126,18 @@ SCENARIOS: tuple[Scenario, ...] = (
 
 @dataclass(frozen=True)
 class SweepScenario:
-    """``prepare`` builds the world; ``act`` runs one or more sweeps and returns them."""
+    """``prepare`` builds the world; ``act`` runs one or more sweeps and returns them;
+    ``done`` says what their summaries must show (what the scenario is there for)."""
 
     name: str
     prepare: Callable[[World], None]
     act: Callable[[World], list[SweepRun]]
+    done: Callable[[list[dict[str, Any]]], bool]
 
 
 def _prepare_gone(world: World) -> None:
-    # DmsRegions empty: the sweep asks DMS in every region EC2 lists as enabled.
-    world.deploy(DMS_REGIONS="", **SWEEPING)
+    # Before it deletes, the sweep asks DMS in each region of DmsRegions.
+    world.deploy(DMS_REGIONS=f"{REGION},eu-west-1", **SWEEPING)
     gone = world.stack("gone")
     gone.create(CreateRedshiftRole="true", PropagationDelaySeconds="0")
     # Deleted with its resource retained, or its Delete never verified: CloudFormation
@@ -161,8 +167,12 @@ def _prepare_drifted(world: World) -> None:
         RoleName=CLOUDWATCH_LOGS_ROLE.name,
         PolicyArn=CLOUDWATCH_LOGS_ROLE.managed_policy_arn(PARTITION),
     )
-    # The platform team changes the account settings: a new boundary and a tag.
-    world.deploy(ROLE_PERMISSIONS_BOUNDARY=BOUNDARY_B, ROLE_TAGS="team=platform", **SWEEPING)
+    # The platform team changes the account settings: a new boundary and a tag. DmsRegions
+    # is left empty (every enabled region, from EC2); a sweep that deletes nothing asks
+    # DMS nothing, so that costs one DescribeRegions.
+    world.deploy(
+        ROLE_PERMISSIONS_BOUNDARY=BOUNDARY_B, ROLE_TAGS="team=platform", DMS_REGIONS="", **SWEEPING
+    )
 
 
 def _act_settings(world: World) -> list[SweepRun]:
@@ -173,9 +183,38 @@ def _act_settings(world: World) -> list[SweepRun]:
     return [first, world.harness.sweep()]
 
 
+def _released_marked_deleted(summaries: list[dict[str, Any]]) -> bool:
+    first, second = summaries
+    return bool(
+        first["stale_claims_released"] == 3
+        and first["roles_marked"] == 3
+        and second["roles_deleted"] == 3
+    )
+
+
+def _reattached_set_and_removed(summaries: list[dict[str, Any]]) -> bool:
+    first, second = summaries
+    applied = [" ".join(changes) for changes in first["settings_applied"].values()]
+    removed = [" ".join(changes) for changes in second["settings_applied"].values()]
+    return bool(
+        first["policies_reattached"] == 1
+        and len(applied) == 2
+        and all("boundary set" in a and "tags set" in a for a in applied)
+        and len(removed) == 2
+        and all("boundary removed" in r and "tags removed" in r for r in removed)
+    )
+
+
 SWEEP_SCENARIOS: tuple[SweepScenario, ...] = (
-    SweepScenario("sweep-releases-marks-deletes", _prepare_gone, _act_twice),
-    SweepScenario("sweep-reattaches-and-applies-settings", _prepare_drifted, _act_settings),
+    SweepScenario(
+        "sweep-releases-marks-deletes", _prepare_gone, _act_twice, _released_marked_deleted
+    ),
+    SweepScenario(
+        "sweep-reattaches-and-applies-settings",
+        _prepare_drifted,
+        _act_settings,
+        _reattached_set_and_removed,
+    ),
 )
 
 
@@ -184,11 +223,22 @@ def replay(world: World, scenario: Scenario) -> tuple[World, dict[str, Any]]:
     world = world.fresh()
     with world.long_ago():
         scenario.prepare(world)
-    return world, scenario.act(world)
+    answer = scenario.act(world)
+    if answer["Status"] == "SUCCESS":
+        PLAYED.add(scenario.name)
+    return world, answer
 
 
 def replay_sweep(world: World, scenario: SweepScenario) -> tuple[World, list[SweepRun]]:
+    """A fresh world, the scenario prepared as scenery, then its sweeps, which must have
+    run without error and done what the scenario is there for."""
     world = world.fresh()
     with world.long_ago():
         scenario.prepare(world)
-    return world, scenario.act(world)
+    runs = scenario.act(world)
+    assert all(run.error is None for run in runs), [run.error for run in runs]
+    summaries = [run.summary for run in runs]
+    assert all(summaries), "a sweep wrote no summary line"
+    assert scenario.done([s for s in summaries if s]), f"{scenario.name}: {summaries}"
+    PLAYED.add(scenario.name)
+    return world, runs

@@ -13,8 +13,9 @@ tomorrow is covered without editing this file:
   consistency): the operation still answers SUCCESS, with the attributes,
   propagation wait and end state of the fault-free run. The three roles are
   worked on by independent threads, so one play fails one call of each role at once;
-* every operation, and a sweep, also run with IAM answering 409 to a third of all
-  writes: survived, never reported;
+* every operation, and the sweeps, also run with IAM answering 409 to a third of
+  all writes: survived, never reported, same end state (for the sweeps: they still
+  release, mark, delete, re-attach and apply the settings);
 * each (action, role) is denied for good, and so is the request check's
   CloudFormation read: a Create or Update answers FAILED naming the action (and
   the role), an Update's rollback then answers SUCCESS, and a Delete removes this
@@ -37,10 +38,12 @@ from dms_prereq.ownership import ORIGIN_KEY, Ownership
 from testkit.views import RoleView, snapshot
 from tests.prove.faults import CONFLICTS, TRANSIENT, CallKey, Fault, FaultPlan
 from tests.prove.scenarios import (
+    PLAYED,
     SCENARIOS,
     SUBJECT,
     SWEEP_SCENARIOS,
     Scenario,
+    SweepScenario,
     replay_sweep,
 )
 from tests.prove.world import (
@@ -125,6 +128,8 @@ def play(world: World, scenario: Scenario, plans: Sequence[FaultPlan] = ()) -> O
     finally:
         world.tap.stop()
     world.step()
+    if not plans and answer["Status"] == "SUCCESS":
+        PLAYED.add(scenario.name)  # its calls are in the evidence now
     where = f"{scenario.name} {[str(p.target) for p in plans]}"
     after = snapshot(world.iam)
     violations = world.check(where, settled=answer["Status"] == "SUCCESS", roles=after)
@@ -252,43 +257,25 @@ def test_conflicts_on_a_third_of_all_writes_are_survived_never_reported(
     assert not outcome.violations, outcome.violations
 
 
-def _sweep_end_state(world: World) -> dict[str, Any]:
-    """What a sweep leaves that must not depend on 409s: each role's existence, tags
-    other than the time marks, policies and boundary."""
-    marks = ("dms-prerequisite-roles:unclaimed-since", "dms-prerequisite-roles:deleting-since")
-    return {
-        name: (
-            {k: v for k, v in role.tags.items() if k not in marks},
-            role.policy_arns,
-            role.boundary,
-        )
-        for name, role in snapshot(world.iam).items()
-    }
-
-
 @pytest.mark.parametrize("scenario", SWEEP_SCENARIOS, ids=lambda s: s.name)
 def test_sweeps_survive_conflicts_on_a_third_of_all_writes(
-    world: World, scenario: Any, pauses: list[float]
+    world: World, scenario: SweepScenario, pauses: list[float]
 ) -> None:
-    calm, runs = replay_sweep(world, scenario)
-    assert all(run.error is None and run.summary for run in runs), runs
-    expected = _sweep_end_state(calm)
-    unkind = calm.unkind
+    unkind = world.unkind
     assert unkind is not None
     unkind.configure(conflict_rate=CONFLICT_RATE)
     try:
-        # The proxy's counts start afresh with the world (fresh() takes them first).
-        stormy, runs = replay_sweep(calm, scenario)
-        conflicts = sum(unkind.stats()["conflicts"].values())
+        # replay_sweep insists the sweeps did what the scenario is for (released, marked,
+        # deleted; re-attached, set and removed the settings), 409s or not.
+        stormy, runs = replay_sweep(world, scenario)
+        conflicts = sum(unkind.stats()["conflicts"].values())  # counted from fresh()
     finally:
         unkind.configure(conflict_rate=0.0)
     stormy.step(len(runs))
 
     assert conflicts > 0, "IAM answered no 409"
     failed = [run.summary.get("failed_lookups") for run in runs if run.summary]
-    assert all(run.error is None for run in runs), [run.error for run in runs]
     assert not any(failed), f"409s were reported as failures: {failed}"
-    assert _sweep_end_state(stormy) == expected
     assert not (problems := stormy.check(f"{scenario.name} with 409s")), problems
 
 
@@ -407,7 +394,7 @@ def test_request_check_denied_fails_naming_the_permission_and_changes_nothing(
     finally:
         world.cfn_api.allow(action)
     world.step()
-    FIGURES.add(world.suite, "permanent denials injected")
+    FIGURES.add(world.suite, "request checks denied")
 
     if scenario.operation == "Delete":
         assert answer["Status"] == "SUCCESS", answer["Reason"]  # releases nothing

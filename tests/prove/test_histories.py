@@ -38,7 +38,7 @@ After every step, as moto holds IAM (never through the lagging proxy):
 At the end of each history every stack goes and two sweeps run (Δ apart): then no role
 this project created remains and no tag of this project remains on any role.
 
-``PROVE_EXAMPLES`` histories of up to ``PROVE_STEPS`` steps (defaults 8 and 12, about a
+``PROVE_EXAMPLES`` histories of up to ``PROVE_STEPS`` steps (defaults 8 and 14, about a
 minute here); ``PROVE_RANDOM=1`` draws other histories than the reproducible default ones;
 ``PROVE_SHRINK=1`` lets hypothesis shrink a failing history (slow: every try replays real
 sleeps).
@@ -73,7 +73,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
-    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -97,7 +96,6 @@ from tests.prove.sweeping import (
     DMS_KINDS,
     OTHER_REGIONS,
     ROLE_TAG,
-    DmsResource,
     DmsWorld,
     RegionalStack,
     RoleTruth,
@@ -126,7 +124,7 @@ pytestmark = pytest.mark.slow
 
 SLOTS = {"alpha": REGION, "bravo": REGION, "charlie": "eu-west-1"}
 EXAMPLES = int(os.environ.get("PROVE_EXAMPLES", "8"))
-STEPS = int(os.environ.get("PROVE_STEPS", "12"))
+STEPS = int(os.environ.get("PROVE_STEPS", "14"))
 #: Seeds the stand-in's lags and 409s. The histories are derandomized, so every run plays
 #: the same ones (a failure reproduces, up to the threads' timing); PROVE_RANDOM=1 draws
 #: new ones.
@@ -155,7 +153,7 @@ properties = st.fixed_dictionaries(
         "CreateVpcRole": booleans,
         "CreateCloudWatchLogsRole": booleans,
         "CreateRedshiftRole": booleans,
-        "ExistingRolePolicy": st.sampled_from(["Adopt", "Fail", "adopt"]),
+        "ExistingRolePolicy": st.sampled_from(["Adopt", "adopt", "Adopt", "Fail"]),
     },
 )
 #: Version 1's per-stack settings: a Create that sets one fails, an Update ignores it.
@@ -164,7 +162,7 @@ MOVED = {
     "Tags": [{"Key": "team", "Value": "b"}],
     "RestrictToSourceAccount": "true",
 }
-moved = st.sampled_from([*[None] * 9, *MOVED])
+moved = st.sampled_from([*[None] * 15, *MOVED])
 
 
 def _with_moved(props: dict[str, Any], name: str | None) -> dict[str, Any]:
@@ -309,10 +307,6 @@ class Histories(RuleBasedStateMachine):
 
     def _live(self) -> list[Resource]:
         return [r for r in self.resources if r.live]
-
-    def _free(self) -> list[str]:
-        """Slots whose stack does not exist (or only as a rolled-back one)."""
-        return [s for s, r in self.slots.items() if r is None or not r.live]
 
     def _legit(self) -> dict[str, str]:
         """Claim id -> StackId of every resource a stack really had."""
@@ -503,66 +497,102 @@ class Histories(RuleBasedStateMachine):
 
     # -- rules: CloudFormation's operations ----------------------------------------------
 
-    @precondition(lambda self: bool(self._free()))
+    # Rules draw nothing that depends on the state (hypothesis replays a history's draws
+    # and insists they are the same, while outcomes here depend on timing): a slot that
+    # is not in the state a rule needs turns the step into its nearest sensible variant.
+
     @rule(
-        data=st.data(),
+        slot=st.sampled_from(sorted(SLOTS)),
         props=properties,
         extra=moved,
-        how=st.sampled_from(["plain", "plain", "plain", "cancelled"]),
+        how=st.sampled_from(["plain", "plain", "plain", "cancelled", "timed-out", "undone"]),
+        order=st.sampled_from(["delete-first", "overtaken", "racing"]),
+        first_ran=st.booleans(),
+        retried_first=st.booleans(),
     )
-    def create(
-        self, data: st.DataObject, props: dict[str, Any], extra: str | None, how: str
+    def create_or_update(
+        self,
+        slot: str,
+        props: dict[str, Any],
+        extra: str | None,
+        how: str,
+        order: str,
+        first_ran: bool,
+        retried_first: bool,
     ) -> None:
-        """A stack with the resource is created (or its create is cancelled, see below)."""
-        slot = data.draw(st.sampled_from(self._free()), label="stack")
-        if how == "cancelled":
-            order = data.draw(st.sampled_from(["delete-first", "overtaken", "racing"]))
-            self._cancelled_create(slot, props, order)
+        """A stack with the resource is created (``how``: or its create is cancelled), or,
+        if it exists, updated (or the Update times out and is retried; or another
+        resource fails after it and CloudFormation undoes it)."""
+        current = self.slots[slot]
+        if current is None or not current.live:
+            if how == "cancelled":
+                self._cancelled_create(slot, props, order)
+                return
+            self._begin("create")
+            self._create(slot, _with_moved(props, extra))
+        elif how == "timed-out":
+            self._timed_out_update(current, props, first_ran, retried_first)
             return
-        self._begin("create")
-        self._create(slot, _with_moved(props, extra))
+        else:
+            self._begin("update")
+            self._update(current, _with_moved(props, extra))
+            if how == "undone" and current.previous is not None:
+                self._begin("update undone")
+                self.figures.count("successful Updates rolled back")
+                previous = current.previous
+                self._roll_back(current, previous, current.accepted or {})
+                current.accepted, current.previous = previous, None
         self._check()
 
-    @precondition(lambda self: bool(self._live()))
+    # Stack operations are what the histories are about: a second rule draws them as
+    # often again (hypothesis picks among rules evenly).
     @rule(
-        data=st.data(),
+        slot=st.sampled_from(sorted(SLOTS)),
         props=properties,
         extra=moved,
-        how=st.sampled_from(["plain", "plain", "plain", "timed-out"]),
+        how=st.sampled_from(["plain", "plain", "plain", "cancelled", "timed-out", "undone"]),
+        order=st.sampled_from(["delete-first", "overtaken", "racing"]),
+        first_ran=st.booleans(),
+        retried_first=st.booleans(),
     )
-    def update(
-        self, data: st.DataObject, props: dict[str, Any], extra: str | None, how: str
+    def another_create_or_update(
+        self,
+        slot: str,
+        props: dict[str, Any],
+        extra: str | None,
+        how: str,
+        order: str,
+        first_ran: bool,
+        retried_first: bool,
     ) -> None:
-        """The stack is updated (or the Update times out and is retried, see below)."""
-        resource = data.draw(st.sampled_from(self._live()), label="resource")
-        if how == "timed-out":
-            first_ran = data.draw(st.booleans(), label="first attempt ran")
-            retried_first = data.draw(st.booleans(), label="retried during the rollback")
-            self._timed_out_update(resource, props, first_ran, retried_first)
-            return
-        self._begin("update")
-        self._update(resource, _with_moved(props, extra))
-        self._check()
+        self.create_or_update(slot, props, extra, how, order, first_ran, retried_first)
 
-    @precondition(lambda self: any(r.previous is not None for r in self._live()))
-    @rule(data=st.data())
-    def roll_back_a_successful_update(self, data: st.DataObject) -> None:
-        """Another resource of the stack failed: CloudFormation undoes this update."""
-        self._begin("roll_back_a_successful_update")
-        choices = [r for r in self._live() if r.previous is not None]
-        resource = data.draw(st.sampled_from(choices), label="resource")
-        previous = resource.previous
-        self._roll_back(resource, previous, resource.accepted or {})
-        resource.accepted, resource.previous = previous, None
-        self._check()
-
-    @precondition(lambda self: bool(self._live()))
-    @rule(data=st.data(), lost=st.sampled_from(["request", "request", "lost", "retained"]))
-    def delete(self, data: st.DataObject, lost: str) -> None:
+    @rule(
+        slot=st.sampled_from(sorted(SLOTS)),
+        lost=st.sampled_from(["request", "request", "lost", "retained"]),
+    )
+    def delete(self, slot: str, lost: str) -> None:
         """Delete a stack: its Delete reaches the function, or never does (lost by Lambda,
-        or the resource is retained: DeletionPolicy Retain sends none)."""
+        or the resource is retained: DeletionPolicy Retain sends none). For a stack that
+        does not exist, Lambda delivers its last Delete once more (or nothing happens)."""
+        resource = self.slots[slot]
+        if resource is None or not resource.live:
+            self._begin("delete of a stack that is gone")
+            deletes = (
+                []
+                if resource is None
+                else [
+                    e
+                    for e in self.events
+                    if e["StackId"] == resource.stack.stack_id and e["RequestType"] == "Delete"
+                ]
+            )
+            if resource is not None and deletes:
+                self._replayed(resource, deletes[-1])
+                self.figures.count("redeliveries")
+            self._check()
+            return
         self._begin(f"delete ({lost})")
-        resource = data.draw(st.sampled_from(self._live()), label="resource")
         if lost == "request":
             self._delete(resource)
         else:
@@ -578,7 +608,7 @@ class Histories(RuleBasedStateMachine):
     ) -> None:
         """An Update times out (its invocation ran, or never did), CloudFormation rolls it
         back, and Lambda delivers it again: during the rollback, or after it."""
-        self._begin("timed_out_update_retried_during_rollback")
+        self._begin("timed-out Update retried")
         self.figures.count("timed-out Updates retried")
         stack, old = resource.stack, resource.accepted or {}
         late = stack.request("Update", props, old)
@@ -613,7 +643,7 @@ class Histories(RuleBasedStateMachine):
         """The stack's create fails elsewhere while this Create runs: CloudFormation marks it
         cancelled and sends a Delete with a physical id it made up, which comes before the
         Create, between the Create's check and its claims, or at the same moment."""
-        self._begin(f"cancelled_create ({order})")
+        self._begin(f"cancelled create ({order})")
         self.figures.count("cancelled creates")
         resource = self._new_resource(slot)
         stack = resource.stack
@@ -694,19 +724,24 @@ class Histories(RuleBasedStateMachine):
     # -- rules: requests nobody should act on ---------------------------------------------
 
     @rule(
-        data=st.data(),
         kind=st.sampled_from(
             ["redelivery", "redelivery", "other-logical-id", "never-existed", "other-account"]
         ),
+        pick=st.integers(0, 10**6),
+        request_type=st.sampled_from(["Create", "Update", "Delete"]),
+        props=properties,
+        region=st.sampled_from(sorted(set(SLOTS.values()))),
     )
-    def stray_request(self, data: st.DataObject, kind: str) -> None:
+    def stray_request(
+        self, kind: str, pick: int, request_type: str, props: dict[str, Any], region: str
+    ) -> None:
         """A request from no operation on its resource: Lambda delivers an earlier one again
         (its operation long over), or someone allowed to invoke the function forges one."""
         if kind != "redelivery" or not self.events:
-            self._forge(data, kind)
+            self._forge(kind, pick, request_type, props, region)
             return
         self._begin("redelivery")
-        event = data.draw(st.sampled_from(self.events), label="event")
+        event = self.events[pick % len(self.events)]
         resource = next(r for r in self.resources if r.stack.stack_id == event["StackId"])
         self._replayed(resource, event)
         self.figures.count("redeliveries")
@@ -732,16 +767,15 @@ class Histories(RuleBasedStateMachine):
             _fingerprint(self._truth()) == before, f"{self.step}: a replayed request changed IAM"
         )
 
-    def _forge(self, data: st.DataObject, forgery: str) -> None:
+    def _forge(
+        self, forgery: str, pick: int, request_type: str, props: dict[str, Any], region: str
+    ) -> None:
         """Someone allowed to invoke the function sends a request of their own."""
         self._begin(f"forge ({forgery})")
-        request_type = data.draw(st.sampled_from(["Create", "Update", "Delete"]), label="type")
-        props = data.draw(properties, label="properties")
         self.forgeries += 1
-        region = data.draw(st.sampled_from(sorted(set(SLOTS.values()))), label="region")
         live = self._live()
         if forgery == "other-logical-id" and live:
-            victim = data.draw(st.sampled_from(live), label="stack").stack
+            victim = live[pick % len(live)].stack
             forged = RegionalStack(
                 name=victim.name,
                 invoke=self.harness.invoke,
@@ -785,14 +819,13 @@ class Histories(RuleBasedStateMachine):
     # -- rules: the sweep -------------------------------------------------------------------
 
     @rule(
-        data=st.data(),
         alongside=st.sampled_from([None, None, 0.0, 0.4, 1.1, 2.1]),
+        slot=st.sampled_from(sorted(SLOTS)),
+        props=properties,
     )
-    def sweep(self, data: st.DataObject, alongside: float | None) -> None:
+    def sweep(self, alongside: float | None, slot: str, props: dict[str, Any]) -> None:
         """The scheduled sweep, alone or while a stack's request runs (see below)."""
         if alongside is not None:
-            slot = data.draw(st.sampled_from(sorted(SLOTS)), label="stack")
-            props = data.draw(properties, label="properties")
             self._sweep_alongside_a_request(slot, props, alongside)
             return
         self._begin("sweep")
@@ -827,6 +860,9 @@ class Histories(RuleBasedStateMachine):
         if isinstance(result.value, dict):
             self.figures.count("roles deleted by sweeps", int(result.value["roles_deleted"]))
             self.figures.count("stale claims released", int(result.value["stale_claims_released"]))
+            # A lagging read right after a CreateRole (see the report of issue 11's proofs).
+            if result.value["failed_lookups"].get("iam"):
+                self.figures.count("sweeps that counted a lagging IAM read as a failed lookup")
 
     def _sweep_did_its_job(
         self,
@@ -911,45 +947,40 @@ class Histories(RuleBasedStateMachine):
     # -- rules: the world around the stacks -------------------------------------------------
 
     @rule(
-        data=st.data(),
-        change=st.sampled_from(["appears", "appears", "vanishes", "unreadable-or-back"]),
+        change=st.sampled_from(
+            ["DMS appears", "DMS appears", "DMS vanishes", "DMS unreadable", "somebody uses"]
+        ),
         region=st.sampled_from(OTHER_REGIONS),
+        kind=st.sampled_from(sorted(DMS_KINDS)),
+        pick=st.integers(0, 10**6),
     )
-    def dms_changes(self, data: st.DataObject, change: str, region: str) -> None:
+    def the_world_changes(self, change: str, region: str, kind: str, pick: int) -> None:
         """In another region, somebody makes a DMS resource in the console or removes one,
-        or the function may no longer ask DMS there (access denied), or may again."""
-        if change == "vanishes" and self.dms.resources:
+        or the function may no longer ask DMS there (access denied), or may again; or
+        somebody puts a policy of their own on a role this project made: theirs to keep."""
+        if change == "DMS vanishes" and self.dms.resources:
             self._begin("a DMS resource vanishes")
-            gone: DmsResource = data.draw(st.sampled_from(self.dms.resources), label="resource")
-            self.dms.remove(gone)
-        elif change == "unreadable-or-back":
+            self.dms.remove(self.dms.resources[pick % len(self.dms.resources)])
+        elif change == "DMS unreadable":
             self._begin("DMS unreadable or back")
             if region in self.dms.failing:
                 self.dms.heal(region)
             else:
                 self.dms.fail(region)
+        elif change == "somebody uses":
+            self._begin("somebody uses a made role")
+            made = [n for n, f in sorted(self.seen.items()) if f is not None and f.created]
+            free = [n for n in made if n not in self.pinned]
+            if free:
+                name = free[pick % len(free)]
+                add_owners_policy(self.truth.iam, name)
+                self.pinned.add(name)
+                self.figures.count("made roles somebody else uses")
         else:
             self._begin("a DMS resource appears")
-            kind = data.draw(st.sampled_from(sorted(DMS_KINDS)), label="kind")
             self.dms.add(kind, region)
             self.figures.count("DMS resources made")
         self._check()
-
-    @precondition(lambda self: bool(self._made_unpinned()))
-    @rule(data=st.data())
-    def somebody_uses_a_made_role(self, data: st.DataObject) -> None:
-        self._begin("somebody_uses_a_made_role")
-        name = data.draw(st.sampled_from(sorted(self._made_unpinned())), label="role")
-        add_owners_policy(self.truth.iam, name)
-        self.pinned.add(name)
-        self._check()
-
-    def _made_unpinned(self) -> set[str]:
-        return {
-            name
-            for name, found in self.seen.items()
-            if found is not None and found.created and name not in self.pinned
-        }
 
     # -- checks --------------------------------------------------------------------------
 

@@ -1,11 +1,16 @@
-"""Least privilege, proven: every IAM call the function made is allowed by template.yaml,
-and template.yaml grants no action, role or managed policy the function never uses.
+"""Least privilege, proven: every IAM, CloudFormation, DMS and EC2 call the function made
+is allowed by template.yaml, and template.yaml grants no action, role, stack or managed
+policy the function never uses.
 
 Calls are recorded across the whole session (testkit/evidence.py, hooked
-into every in-process invocation and every race worker). The checks run last
-(``evidence_check``), and first replay the representative scenarios themselves,
-so they mean the same when this file runs alone. The policy is evaluated by
-tests/prove/policy.py, not by moto (whose enforcement is partial).
+into every in-process invocation and every race worker; the function's
+CloudFormation, DMS and EC2 clients too where ``testkit.evidence.RecordingClients``
+stands in for its client cache). The checks run last (``evidence_check``), and
+first replay the representative requests and sweeps themselves
+(tests/prove/scenarios.py: a sweep that asks every enabled region, deletes roles,
+re-attaches a policy, sets and removes a boundary), so they mean the same when this
+file runs alone. The policy is evaluated by tests/prove/policy.py, not by moto
+(whose enforcement is partial).
 """
 
 from __future__ import annotations
@@ -26,24 +31,38 @@ from tests.prove.policy import (
     requests_of,
     role_arn,
 )
-from tests.prove.scenarios import SCENARIOS
-from tests.prove.world import World
+from tests.prove.scenarios import PLAYED, SCENARIOS, SWEEP_SCENARIOS, replay, replay_sweep
+from tests.prove.world import FIGURES, World
 
 
 def replay_representative_scenarios(world: World) -> None:
+    """Every representative scenario played to the end in this session, so that its calls
+    are in the evidence: those the other suites did not play are played here."""
     for scenario in SCENARIOS:
-        fresh = world.fresh()
-        scenario.prepare(fresh)
-        answer = scenario.act(fresh)
-        assert answer["Status"] == "SUCCESS", f"{scenario.name}: {answer['Reason']}"
+        if scenario.name not in PLAYED:
+            played, answer = replay(world, scenario)
+            assert answer["Status"] == "SUCCESS", f"{scenario.name}: {answer['Reason']}"
+            assert not (problems := played.check(scenario.name)), problems
+            played.step()
+    for sweeps in SWEEP_SCENARIOS:
+        if sweeps.name not in PLAYED:
+            played, runs = replay_sweep(world, sweeps)
+            assert not (problems := played.check(sweeps.name)), problems
+            played.step(len(runs))
+    names = [s.name for s in SCENARIOS] + [s.name for s in SWEEP_SCENARIOS]
+    assert set(names) <= PLAYED, f"not played: {set(names) - PLAYED}"
 
 
 def _call(action: str, role: str, policy: str | None = None, *, tags: bool = False) -> IamCall:
     return IamCall(action, role, policy, tags, started=0.0)
 
 
+def _other(service: str, action: str, stack: str | None = None) -> IamCall:
+    return IamCall(action, None, None, False, started=0.0, service=service, stack=stack)
+
+
 @pytest.mark.evidence_check
-def test_every_iam_call_of_the_session_is_allowed_by_the_function_policy(world: World) -> None:
+def test_every_call_of_the_session_is_allowed_by_the_function_policy(world: World) -> None:
     replay_representative_scenarios(world)
     calls = EVIDENCE.calls
     policies: dict[tuple[str, str], FunctionPolicy] = {}
@@ -58,9 +77,11 @@ def test_every_iam_call_of_the_session_is_allowed_by_the_function_policy(world: 
             for r in requests_of(call, *where)
             if not policies[where].allows(r)
         ]
-    EVIDENCE.count("IAM calls checked against the function policy", len(calls))
-    EVIDENCE.count("IAM calls the function policy would deny", len(denied))
-    assert calls, "no IAM call was recorded"
+    services = {call.service for call in calls}
+    FIGURES.add(world.suite, "calls checked against the function policy", len(calls))
+    FIGURES.add(world.suite, "calls the function policy would deny", len(denied))
+    FIGURES.add(world.suite, "services called", len(services))
+    assert {"iam", "cloudformation", "dms", "ec2"} <= services, f"only {services} recorded"
     assert not denied, "denied:\n" + "\n".join(sorted(set(denied))[:30])
 
 
@@ -91,7 +112,8 @@ def test_function_policy_grants_nothing_the_function_never_uses(world: World) ->
             unused.append(f"resource {resource}")
     used_policies = {r.context_dict.get("iam:PolicyARN") for r in requests}
     unused += [f"iam:PolicyARN {v}" for v in policy.condition_values() if v not in used_policies]
-    EVIDENCE.count("grants of the function policy checked for use", len(grants))
+    FIGURES.add(world.suite, "grants of the function policy checked for use", len(grants))
+    FIGURES.add(world.suite, "grants never used", len(unused))
     assert not unused, "granted but never used:\n" + "\n".join(unused)
 
 
@@ -109,6 +131,20 @@ def test_policy_evaluation_denies_what_the_template_does_not_grant(tmp_path: Pat
         _call("DetachRolePolicy", "dms-vpc-role", None),
         _call("PutRolePolicy", "dms-vpc-role"),
         _call("PassRole", "dms-vpc-role"),
+    ]
+    own_stack = f"arn:aws:cloudformation:eu-west-1:{ACCOUNT}:stack/app/0f1e2d3c"
+    foreign_stack = "arn:aws:cloudformation:eu-west-1:999999999999:stack/app/0f1e2d3c"
+    allowed += [
+        _other("cloudformation", "DescribeStackResource", own_stack),
+        _other("cloudformation", "ListStackResources", own_stack),
+        _other("dms", "DescribeReplicationConfigs"),
+        _other("ec2", "DescribeRegions"),
+    ]
+    denied += [
+        _other("cloudformation", "DescribeStacks", foreign_stack),
+        _other("cloudformation", "DeleteStack", own_stack),
+        _other("dms", "DeleteReplicationInstance"),
+        _other("ec2", "DescribeInstances"),
     ]
     elsewhere = _call("GetRole", "dms-vpc-role")
     assert all(policy.allows(r) for c in allowed for r in requests_of(c))

@@ -3,6 +3,8 @@
 The function must still deliver exactly one answer when the endpoint recovers
 (HTTP 500 then 200), give up at once on an answer retrying cannot fix (403,
 an expired URL), and never outlive the Lambda deadline when nothing answers.
+IAM is the unkind stand-in; CloudFormation shows each request's operation in
+progress, as it does while it waits for the answer.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from collections.abc import Iterator
 
 import pytest
 from dms_prereq.catalogue import VPC_ROLE
+from dms_prereq.ownership import Ownership
 
-from testkit.evidence import EVIDENCE
 from testkit.views import view
-from tests.prove.world import SignedStandIn, World
+from tests.prove.world import FIGURES, SignedStandIn, World, claim_of
 
 #: crhelper answers "timed out" 0.5 s before the deadline; the sender keeps 0.3 s back.
 DEADLINE_SLACK_SECONDS = 1.0
@@ -68,38 +70,50 @@ def test_answer_is_retried_until_cloudformation_takes_it_once(
     if request_type == "Delete":
         stack.create(PropagationDelaySeconds="0")
     event = stack.request(request_type, {"PropagationDelaySeconds": "0"})
-    if request_type == "Delete":
-        event["PhysicalResourceId"] = stack.physical_id
     stand_in.answer_with(*statuses)
 
-    done = world.harness.deliver(event, timeout_seconds=30.0)
+    stack.send(event)  # CloudFormation shows the operation meanwhile, as it does
+    done = world.harness.last
+    assert done is not None
+    world.step()
 
-    EVIDENCE.count("ResponseURL misbehaviours survived")
+    FIGURES.add(world.suite, "ResponseURL misbehaviours survived")
     assert done.error is None
     assert [a["Status"] for a in done.answers] == ["SUCCESS"]
-    assert (view(world.iam, VPC_ROLE.name) is None) == (request_type == "Delete")
+    # Requests never delete a role (the sweep does): a Delete only takes its claim back.
+    role = view(world.iam, VPC_ROLE.name)
+    assert role is not None
+    assert Ownership.of(role.tags).holds(claim_of(stack)) == (request_type == "Create")
+    assert not (problems := world.check(f"{request_type} answered after {statuses}")), problems
 
 
 def test_slow_endpoint_within_the_deadline_gets_its_answer(
     world: World, stand_in: SignedStandIn
 ) -> None:
     stand_in.delay_answers(1.5)
-    event = world.stack("slow").request("Create", {"PropagationDelaySeconds": "0"})
+    slow = world.stack("slow")
+    world.show_in_progress(slow, "Create")
+    event = slow.request("Create", {"PropagationDelaySeconds": "0"})
 
     done = world.harness.deliver(event, timeout_seconds=20.0)
+    world.step()
 
-    EVIDENCE.count("ResponseURL misbehaviours survived")
+    FIGURES.add(world.suite, "ResponseURL misbehaviours survived")
+    assert not (problems := world.check("a slow answer")), problems
     assert done.error is None
     assert [a["Status"] for a in done.answers] == ["SUCCESS"]
 
 
 def test_expired_url_is_not_retried(world: World, stand_in: SignedStandIn) -> None:
     stand_in.answer_with(403, 403, 403, 403)
-    event = world.stack("expired").request("Create", {"PropagationDelaySeconds": "0"})
+    expired = world.stack("expired")
+    world.show_in_progress(expired, "Create")
+    event = expired.request("Create", {"PropagationDelaySeconds": "0"})
 
     done = world.harness.deliver(event, timeout_seconds=60.0)
+    world.step()
 
-    EVIDENCE.count("ResponseURL misbehaviours survived")
+    FIGURES.add(world.suite, "ResponseURL misbehaviours survived")
     assert done.error is None
     assert done.seconds < 5, "retried an answer that can never be accepted"
     assert any("not delivered" in line for line in done.lines)
@@ -111,7 +125,9 @@ def test_endpoint_that_never_answers_is_given_up_on_by_the_deadline(
 ) -> None:
     hole = BlackHole()
     try:
-        event = world.stack("silent").request("Create", {"PropagationDelaySeconds": "0"})
+        silent = world.stack("silent")
+        world.show_in_progress(silent, "Create")
+        event = silent.request("Create", {"PropagationDelaySeconds": "0"})
         event["ResponseURL"] = event["ResponseURL"].replace(
             f"127.0.0.1:{world.harness.cfn.port}", f"127.0.0.1:{hole.port}"
         )
@@ -119,8 +135,9 @@ def test_endpoint_that_never_answers_is_given_up_on_by_the_deadline(
         done = world.harness.deliver(event, timeout_seconds=deadline)
     finally:
         hole.close()
+    world.step()
 
-    EVIDENCE.count("ResponseURL misbehaviours survived")
+    FIGURES.add(world.suite, "ResponseURL misbehaviours survived")
     assert done.error is None
     assert done.seconds <= deadline, f"ran {done.seconds:.1f} s past a {deadline} s deadline"
     assert done.seconds >= deadline - DEADLINE_SLACK_SECONDS - 0.5, "gave up long before it had to"

@@ -25,6 +25,7 @@ import copy
 import json
 import os
 import secrets
+import threading
 import time
 import urllib.parse
 from collections import defaultdict
@@ -67,7 +68,8 @@ DELTA = 0.3
 SETTLE_SECONDS = 1
 #: The deployment: the function's environment besides its endpoints. Retention 0 lets a
 #: sweep delete at the sweep after its mark; DMS is asked in the stacks' region only
-#: (a scenario that needs EC2's region list clears DMS_REGIONS).
+#: (a scenario that needs EC2's region list clears DMS_REGIONS); the settle time is
+#: the default, as requests see it (a claim is "slow" after a quarter of it).
 DEPLOYMENT = {
     "VERIFY_REQUESTS": "true",
     "UNCLAIMED_ROLE_RETENTION_MINUTES": "0",
@@ -111,26 +113,33 @@ class Figures:
     """
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._values: dict[str, dict[str, float | int | str]] = defaultdict(dict)
 
     def add(self, suite: str, name: str, amount: float = 1) -> None:
-        current = self._values[suite].get(name, 0)
-        self._values[suite][name] = (current if isinstance(current, int | float) else 0) + amount
+        with self._lock:
+            current = self._values[suite].get(name, 0)
+            base = current if isinstance(current, int | float) else 0
+            self._values[suite][name] = base + amount
 
     def set(self, suite: str, name: str, value: float | str, *, keep_max: bool = False) -> None:
-        current = self._values[suite].get(name)
-        if keep_max and isinstance(current, int | float) and isinstance(value, int | float):
-            value = max(current, value)
-        self._values[suite][name] = value
+        with self._lock:
+            current = self._values[suite].get(name)
+            if keep_max and isinstance(current, int | float) and isinstance(value, int | float):
+                value = max(current, value)
+            self._values[suite][name] = value
 
     def get(self, suite: str, name: str) -> float | int | str | None:
-        return self._values.get(suite, {}).get(name)
+        with self._lock:
+            return self._values.get(suite, {}).get(name)
 
     def suites(self) -> dict[str, dict[str, float | int | str]]:
         """Each suite's figures, the standard ones first (0 where a suite has none)."""
         ordered: dict[str, dict[str, float | int | str]] = {}
-        for suite in sorted(self._values):
-            values = self._values[suite]
+        with self._lock:
+            snapshot = {suite: dict(values) for suite, values in self._values.items()}
+        for suite in sorted(snapshot):
+            values = snapshot[suite]
             first = {name: values.get(name, 0) for name in STANDARD}
             rest = {n: v for n, v in sorted(values.items()) if n not in STANDARD}
             ordered[suite] = {**first, **rest}
@@ -145,8 +154,9 @@ FIGURES = Figures()
 
 def new_client(endpoint_url: str | None = None) -> Any:
     """An IAM client configured as the function configures its own (at ``endpoint_url``)."""
-    extra = {"endpoint_url": endpoint_url} if endpoint_url else {}
-    return boto3.client("iam", region_name=REGION, config=client_config(), **extra)
+    return boto3.client(
+        "iam", region_name=REGION, config=client_config(), endpoint_url=endpoint_url
+    )
 
 
 def make_boundaries(iam: Any) -> None:
@@ -231,6 +241,8 @@ class Harness:
     real_sleep: bool = False
     #: The answer key of every request delivered, in order.
     delivered: list[str] = field(default_factory=list)
+    #: The last invocation's delivery.
+    last: Delivery | None = None
 
     def __post_init__(self) -> None:
         self.function = InProcessFunction(
@@ -255,7 +267,8 @@ class Harness:
         answers = self.cfn.bodies(key)[before:] if key else []
         EVIDENCE.count("invocations")
         leaked = leaks(seen.lines, seen.secrets)
-        return Delivery(answers, done.seconds, seen.lines, leaked, done.error)
+        self.last = Delivery(answers, done.seconds, seen.lines, leaked, done.error)
+        return self.last
 
     def invoke(self, event: dict[str, Any], timeout_seconds: float = 300.0) -> None:
         """Invoke and insist: no crash, exactly one answer, nothing secret in the log."""
