@@ -131,7 +131,9 @@ def _sweep(context: Any) -> dict[str, object]:
     return report.summary()
 
 
-@logger.inject_lambda_context(log_event=False)
+# clear_state: keys appended for one request (its stack, type, logical id) must not
+# follow the next invocation of a warm environment, such as a sweep.
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: Any, context: Any) -> Any:
     if telemetry.is_scheduled(event):
         return _sweep(context)

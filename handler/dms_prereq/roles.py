@@ -276,6 +276,10 @@ def _join(
     # Always attached, whatever a read says: this attach, after the claim, is what
     # makes a sweep that detached the policy meanwhile fail its DeleteRole.
     api.attach_policy(client, role.name, claimant.policy_arn(role))
+    # And the claim once more: a sweep may have deleted the role the first TagRole
+    # landed on, and another stack made it anew before the attach, which then
+    # succeeded on a role without this claim (found by the races).
+    api.tag_role(client, role.name, {claimant.key: claimant.resource.stack_id})
     kind = ClaimKind.JOINED
     made_now = began is not None and state.created is not None and state.created >= began
     if held and (not claimant.is_update or made_now):

@@ -86,6 +86,8 @@ class Kept(StrEnum):
     UNCERTAIN = "uncertain"
     OTHER_HOLDS = "carries something else"
     CLAIMED_MEANWHILE = "claimed meanwhile"
+    LATE_DETACH = "detach came late"
+    CHANGING = "changing under the sweep"
     DELETE_CONFLICT = "DeleteConflict"
     DRY_RUN = "dry run"
 
@@ -190,6 +192,12 @@ class Sweeper:
         report = RoleReport(role.name)
         try:
             self._sweep_role(role, report)
+        except NotFound:
+            # One read showed the role, the next did not: it was made or deleted a moment
+            # ago and IAM's reads disagree for a few seconds. Not a failed lookup: the next
+            # sweep sees it settled.
+            report.kept = report.kept or Kept.CHANGING
+            report.why = report.why or "IAM's reads of it disagreed; the next sweep looks again"
         except ProvisioningError as error:
             # Anything uncertain keeps the role: stop here, the next sweep tries again.
             report.failed = str(error)
@@ -336,9 +344,17 @@ class Sweeper:
         settle = float(self.settings.sweep_settle_seconds)
         api.tag_role(self.iam, role.name, {DELETING_SINCE_KEY: _stamp(self.now())})
         self.sleep(settle)
+        reread_at = time.monotonic()
         if self._claimed_again(role, report, attached=True):
             return
         api.detach_policy(self.iam, role.name, policy)
+        if settle and time.monotonic() - reread_at > settle / 4:
+            # The detach was held up (retries, a frozen environment): it may have landed
+            # after a claimant that met the mark attached again and was answered. The
+            # re-read it followed proves nothing now: give the policy back at once.
+            self._restore(role, policy)
+            report.kept, report.why = Kept.LATE_DETACH, "the detach came late; next sweep"
+            return
         self.sleep(settle)
         if self._claimed_again(role, report, attached=False, policy=policy):
             return
