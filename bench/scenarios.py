@@ -72,21 +72,22 @@ SCENARIOS = (
         "create_joining",
         "Create, another stack holds the roles",
         DEFAULT_ROLES,
-        3,
-        3,
+        4,
+        4,
         0,
         "GetRole (origin, path, trust) + TagRole (the claim, whatever the read says) + "
-        "AttachRolePolicy (always: the attach after the claim is what stops a sweep's DeleteRole)",
+        "AttachRolePolicy (always: the attach after the claim is what stops a sweep's DeleteRole) "
+        "+ TagRole again (the role may have been deleted and made anew in between)",
     ),
     Scenario(
         "noop_update",
         "Update with unchanged properties",
         DEFAULT_ROLES,
-        3,
-        3,
+        4,
+        4,
         0,
-        "GetRole + TagRole + AttachRolePolicy: an Update claims exactly as a Create, whatever "
-        "a read says (a read may lag behind a Delete that removed the claim)",
+        "GetRole + TagRole + AttachRolePolicy + TagRole: an Update claims exactly as a Create, "
+        "whatever a read says (a read may lag behind a Delete that removed the claim)",
     ),
     Scenario(
         "delete_last_claim",

@@ -131,10 +131,15 @@ def _sweep(context: Any) -> dict[str, object]:
     return report.summary()
 
 
-# clear_state: keys appended for one request (its stack, type, logical id) must not
-# follow the next invocation of a warm environment, such as a sweep.
-@logger.inject_lambda_context(log_event=False, clear_state=True)
+#: Keys appended for one request; removed at each invocation, so that they never follow
+#: it into the next one of a warm environment (a sweep, say). Not clear_state=True: that
+#: would also drop the logger-name key copy_config_to_registered_loggers appended.
+REQUEST_KEYS = ("request_type", "stack_id", "logical_resource_id")
+
+
+@logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: Any, context: Any) -> Any:
+    logger.remove_keys(list(REQUEST_KEYS))
     if telemetry.is_scheduled(event):
         return _sweep(context)
     if isinstance(event, dict):

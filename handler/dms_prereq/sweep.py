@@ -40,7 +40,11 @@ whose read shows ``deleting-since``, or whose claim took longer than a quarter
 of the settle time, waits out the settle time and attaches once more before it
 answers. One that neither saw the mark nor took that long tagged within lag +
 settle/4 of the mark, which the sweep's first re-read sees as long as lag +
-settle/4 <= settle - lag.
+settle/4 <= settle - lag. The argument takes the detach to land right after the
+first re-read: one that returns later than half a settle time after it (held up
+by retries) gives the policy back at once and leaves the deletion to the next
+sweep. And a claimant tags its claim again after its attach, in case the role
+its first tag landed on was deleted and made anew by another stack meanwhile.
 """
 
 from __future__ import annotations
@@ -348,10 +352,13 @@ class Sweeper:
         if self._claimed_again(role, report, attached=True):
             return
         api.detach_policy(self.iam, role.name, policy)
-        if settle and time.monotonic() - reread_at > settle / 4:
+        if settle and time.monotonic() - reread_at > settle / 2:
             # The detach was held up (retries, a frozen environment): it may have landed
-            # after a claimant that met the mark attached again and was answered. The
-            # re-read it followed proves nothing now: give the policy back at once.
+            # after a claimant that met the mark attached again and was answered. Such a
+            # claimant tagged no earlier than the re-read less the lag and attached again
+            # a settle time later, so a detach within settle - lag (> settle/2, since the
+            # lag is at most 3/8 of it) is safe; a later one proves nothing: give the
+            # policy back at once.
             self._restore(role, policy)
             report.kept, report.why = Kept.LATE_DETACH, "the detach came late; next sweep"
             return

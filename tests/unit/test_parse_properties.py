@@ -146,17 +146,30 @@ def test_every_moved_property_is_named_at_once() -> None:
         assert parameter in found
 
 
-def test_an_update_or_delete_ignores_a_moved_property_with_a_warning(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_an_update_or_delete_ignores_a_moved_property_with_a_warning() -> None:
     """So that a rollback to properties written for version 1 never fails over them."""
     raw = {"Tags": "not even a list", "PermissionsBoundary": 7, "CreateRedshiftRole": "true"}
-
-    with caplog.at_level(logging.WARNING, logger="dms_prereq.properties"):
+    # A handler on the module's own logger: once app.py has been imported, Powertools
+    # stops dms_prereq's loggers propagating to the root, where caplog listens.
+    records = _Records()
+    source = logging.getLogger("dms_prereq.properties")
+    source.addHandler(records)
+    try:
         props = parse_properties(raw, refuse_moved=False)
+    finally:
+        source.removeHandler(records)
 
     assert props == Properties(enabled_roles=Properties().enabled_roles | {REDSHIFT_ROLE.name})
-    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    warned = [r for r in records.records if r.levelno == logging.WARNING]
     assert len(warned) == 1
     assert warned[0].properties == {  # type: ignore[attr-defined]
         "PermissionsBoundary": "RolePermissionsBoundary",
