@@ -23,40 +23,35 @@ Point boto3 at :attr:`CloudFormationApi.url` with ``endpoint_url`` or, from any
 process, ``AWS_ENDPOINT_URL_CLOUDFORMATION`` (:meth:`CloudFormationApi.env`): every
 region's client then reaches this one server, which tells them apart by the signature.
 
-:class:`LoopbackServer` is the threaded loopback HTTP server under it (and under
-:class:`testkit.dms_api.DmsApi`).
+It runs on :class:`~testkit.loopback.LoopbackServer`, as :class:`testkit.dms_api.DmsApi`
+and :class:`testkit.unkind_iam.UnkindIam` do.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import http.server
 import re
 import threading
-import urllib.parse
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TypeVar
 from xml.sax.saxutils import escape
 
 import botocore.session
 from botocore.model import ServiceModel
 
 from testkit import ACCOUNT, REGION
-from testkit.unkind_iam_query import QueryRequest, Reply, new_request_id
+from testkit.loopback import LoopbackServer, Refusal
+from testkit.unkind_iam_query import QueryRequest, Reply, key_after, new_request_id, page_token
 
 __all__ = [
     "CFN_XMLNS",
     "DEFAULT_RESOURCE_TYPE",
     "CfnRequest",
     "CloudFormationApi",
-    "LoopbackServer",
     "signing_region",
     "stack_arn",
 ]
@@ -133,97 +128,6 @@ def _fields(**values: str | None) -> str:
 # -- the loopback server both stand-ins run on --------------------------------------------
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    # The function asks up to 8 regions at once from several worker processes; the
-    # default backlog of 5 would refuse some of their connections.
-    request_queue_size = 128
-
-
-class LoopbackServer:
-    """A threaded HTTP server on 127.0.0.1; subclasses answer each request in :meth:`handle`.
-
-    ``url`` is known as soon as the object exists (the port is bound then), so a test can
-    hand it to a worker process before :meth:`start`.
-    """
-
-    thread_name = "loopback-server"
-
-    def __init__(self, port: int = 0) -> None:
-        self._server = _Server(("127.0.0.1", port), _handler_for(self))
-        self._thread: threading.Thread | None = None
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def handle(self, request: QueryRequest) -> Reply:
-        raise NotImplementedError
-
-    def crashed(self, error: Exception) -> Reply:
-        """The answer when :meth:`handle` raised: a 500 the test sees, rather than a hang."""
-        return Reply(500, (("Content-Type", "text/plain"),), f"stand-in failed: {error!r}".encode())
-
-    def start(self) -> Self:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, name=self.thread_name, daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=10)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-def _handler_for(server: LoopbackServer) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        # Keep-alive, as botocore's connection pool expects; every answer has a length.
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out in two sends: without this, the client's delayed ACK
-        # stalls every answer on a kept-alive connection by about 40 ms.
-        disable_nagle_algorithm = True
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(length) if length else b""
-            request = QueryRequest.parse(self.command, self.path, self.headers.items(), body)
-            query = urllib.parse.urlsplit(self.path).query
-            if self.command == "GET" and query:
-                # The Query protocol also allows GET with the parameters in the URL.
-                params = urllib.parse.parse_qsl(query, keep_blank_values=True)
-                request = replace(request, params=tuple(params))
-            try:
-                reply = server.handle(request)
-            except Exception as error:  # a stand-in bug must reach the test, not hang it
-                reply = server.crashed(error)
-            self.send_response(reply.status)
-            for name, value in reply.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(reply.body)))
-            self.end_headers()
-            self.wfile.write(reply.body)
-
-        do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    return Handler
-
-
 # -- CloudFormation ----------------------------------------------------------------------
 
 
@@ -261,20 +165,10 @@ class CfnRequest:
     error: str | None
 
 
-class _Refusal(Exception):
-    """An error answer: HTTP status, CloudFormation error code and message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def _missing_stack(stack: str) -> _Refusal:
+def _missing_stack(stack: str) -> Refusal:
     # The text real CloudFormation answers for an unknown stack, a deleted stack asked by
     # name, and a stack ARN asked in another region alike; the function keys on it.
-    return _Refusal(400, "ValidationError", f"Stack with id {stack} does not exist")
+    return Refusal(400, "ValidationError", f"Stack with id {stack} does not exist")
 
 
 def _parse_stack_arn(stack_id: str) -> re.Match[str]:
@@ -412,14 +306,14 @@ class CloudFormationApi(LoopbackServer):
         stack = request.get("StackName")
         try:
             body = self._answer(action, region, request)
-        except _Refusal as refusal:
+        except Refusal as refusal:
             self._record(CfnRequest(action, region, stack, refusal.code))
             return _error_reply(refusal)
         self._record(CfnRequest(action, region, stack, None))
         return _reply(action, body)
 
     def crashed(self, error: Exception) -> Reply:
-        return _error_reply(_Refusal(500, "InternalFailure", f"stand-in failed: {error!r}"))
+        return _error_reply(Refusal(500, "InternalFailure", f"stand-in failed: {error!r}"))
 
     def _record(self, request: CfnRequest) -> None:
         with self._lock:
@@ -428,17 +322,17 @@ class CloudFormationApi(LoopbackServer):
     def _answer(self, action: str, region: str | None, request: QueryRequest) -> str:
         if region is None:
             # Every AWS API refuses an unsigned request before looking at it.
-            raise _Refusal(
+            raise Refusal(
                 403, "MissingAuthenticationToken", "Request is missing Authentication Token"
             )
         if action not in _SERVED:
-            raise _Refusal(
+            raise Refusal(
                 400, "InvalidAction", f"Could not find operation {action} for version 2010-05-15"
             )
         with self._lock:
             if self._throttled[action] > 0:
                 self._throttled[action] -= 1
-                raise _Refusal(400, "Throttling", "Rate exceeded")
+                raise Refusal(400, "Throttling", "Rate exceeded")
             stack_param = request.get("StackName")
             self._refuse_if_denied(action, stack_param, region)
             if action == "DescribeStacks":
@@ -462,7 +356,7 @@ class CloudFormationApi(LoopbackServer):
             resource = target or f"arn:aws:cloudformation:{region}:{ACCOUNT}:stack/*/*"
             # The wording of IAM's implicit deny in an AccessDenied message (IAM user guide,
             # "Troubleshoot access denied error messages").
-            raise _Refusal(
+            raise Refusal(
                 403,
                 "AccessDenied",
                 f"User: arn:aws:sts::{ACCOUNT}:assumed-role/dms-prereq-function/function is "
@@ -526,7 +420,7 @@ class CloudFormationApi(LoopbackServer):
                 raise _missing_stack(physical_id)
             stack = holders[-1]
         else:
-            raise _Refusal(
+            raise Refusal(
                 400, "ValidationError", "Either StackName or PhysicalResourceId must be specified"
             )
         members = "".join(
@@ -561,7 +455,7 @@ class CloudFormationApi(LoopbackServer):
 def _required(value: str | None, member: str) -> str:
     if value is None:
         # The wording of CloudFormation's constraint errors for a missing required member.
-        raise _Refusal(
+        raise Refusal(
             400,
             "ValidationError",
             f"1 validation error detected: Value null at '{member}' failed to satisfy "
@@ -581,22 +475,15 @@ def _page(
     after = _untoken(token) if token else None
     rest = [item for item in items if after is None or key(item) > after]
     page = rest[:size]
-    following = _token(key(page[-1])) if len(rest) > size else None
+    following = page_token(key(page[-1])) if len(rest) > size else None
     return page, following
 
 
-def _token(key: str) -> str:
-    return base64.urlsafe_b64encode(f"after:{key}".encode()).decode()
-
-
 def _untoken(token: str) -> str:
-    try:
-        text = base64.urlsafe_b64decode(token.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        text = ""
-    if not text.startswith("after:"):
-        raise _Refusal(400, "ValidationError", "Invalid NextToken")
-    return text.removeprefix("after:")
+    key = key_after(token)
+    if key is None:
+        raise Refusal(400, "ValidationError", "Invalid NextToken")
+    return key
 
 
 def _stack_fields(stack: _Stack) -> str:
@@ -633,7 +520,7 @@ def _resource_fields(stack: _Stack | None, resource: _Resource, time_member: str
 def _resource_detail(stack: _Stack, logical_id: str) -> str:
     resource = stack.resources.get(logical_id)
     if resource is None:
-        raise _Refusal(
+        raise Refusal(
             400,
             "ValidationError",
             f"Resource {logical_id} does not exist for stack {stack.name}",
@@ -655,7 +542,7 @@ def _reply(action: str, result: str) -> Reply:
     return Reply(200, headers, body.encode("utf-8"))
 
 
-def _error_reply(refusal: _Refusal) -> Reply:
+def _error_reply(refusal: Refusal) -> Reply:
     request_id = new_request_id()
     fault = "Sender" if refusal.status < 500 else "Receiver"
     body = (

@@ -25,9 +25,6 @@ Tools reference guide, "Service-specific endpoints").
 
 from __future__ import annotations
 
-import base64
-import binascii
-import http.client
 import json
 import secrets
 import string
@@ -40,8 +37,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from testkit import ACCOUNT
-from testkit.cfn_api import LoopbackServer, signing_region
-from testkit.unkind_iam_query import HOP_BY_HOP, QueryRequest, Reply, new_request_id
+from testkit.cfn_api import signing_region
+from testkit.loopback import LoopbackServer, Refusal
+from testkit.unkind_iam_query import (
+    QueryRequest,
+    Reply,
+    forward,
+    key_after,
+    new_request_id,
+    page_token,
+)
 
 __all__ = ["REGION_FAILURES", "DmsApi"]
 
@@ -93,14 +98,6 @@ class _Failure:
     message: str | None
     #: The actions failed; None fails every call to the region.
     actions: frozenset[str] | None
-
-
-class _Refusal(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 def _partition(region: str) -> str:
@@ -232,40 +229,30 @@ class DmsApi(LoopbackServer):
         try:
             if region is None:
                 # Every AWS API refuses an unsigned request before looking at it.
-                raise _Refusal(
+                raise Refusal(
                     403, "MissingAuthenticationTokenException", "Missing Authentication Token"
                 )
             if failure is not None and (failure.actions is None or action in failure.actions):
-                raise _Refusal(failure.status, failure.code, _message(failure, action, region))
+                raise Refusal(failure.status, failure.code, _message(failure, action, region))
             if action == _CONFIGS:
                 return _reply(self._describe_configs(region, _body(request)))
-        except _Refusal as refusal:
+        except Refusal as refusal:
             return _error_reply(refusal)
         return self._forward(request)
 
     def crashed(self, error: Exception) -> Reply:
-        return _error_reply(_Refusal(500, "InternalFailure", f"stand-in failed: {error!r}"))
+        return _error_reply(Refusal(500, "InternalFailure", f"stand-in failed: {error!r}"))
 
     def _forward(self, request: QueryRequest) -> Reply:
         """The call as moto_server answers it, byte for byte (moto is thread-safe for reads)."""
-        connection = http.client.HTTPConnection(*self._upstream, timeout=60)
-        try:
-            connection.request(
-                request.method, request.path, body=request.body, headers=dict(request.headers)
-            )
-            answer = connection.getresponse()
-            body = answer.read()
-            headers = tuple((k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP)
-            return Reply(answer.status, headers, body)
-        finally:
-            connection.close()
+        return forward(self._upstream, request)
 
     def _describe_configs(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
         size = params.get("MaxRecords")
         if size is None:
             size = self.page_size
         elif not isinstance(size, int) or not _MIN_RECORDS <= size <= _MAX_RECORDS:
-            raise _Refusal(
+            raise Refusal(
                 400,
                 "InvalidParameterValueException",
                 f"MaxRecords must be between {_MIN_RECORDS} and {_MAX_RECORDS}, got {size}",
@@ -282,7 +269,7 @@ class DmsApi(LoopbackServer):
         if len(rest) > size:
             # The marker names the last identifier served, not a position, so a page stays
             # right while a test adds or removes configs between two calls.
-            answer["Marker"] = _marker(page[-1]["ReplicationConfigIdentifier"])
+            answer["Marker"] = page_token(page[-1]["ReplicationConfigIdentifier"])
         return answer
 
 
@@ -305,9 +292,9 @@ def _body(request: QueryRequest) -> dict[str, Any]:
     try:
         params = json.loads(request.body or b"{}")
     except ValueError as error:
-        raise _Refusal(400, "SerializationException", f"the body is not JSON: {error}") from error
+        raise Refusal(400, "SerializationException", f"the body is not JSON: {error}") from error
     if not isinstance(params, dict):
-        raise _Refusal(400, "SerializationException", "the body is not a JSON object")
+        raise Refusal(400, "SerializationException", "the body is not a JSON object")
     return params
 
 
@@ -316,7 +303,7 @@ def _filters(raw: Any) -> list[tuple[str, list[str]]]:
     for item in raw or []:
         name = item.get("Name") if isinstance(item, dict) else None
         if name not in _FILTERS:
-            raise _Refusal(
+            raise Refusal(
                 400,
                 "InvalidParameterValueException",
                 f"The filter name {name!r} is not valid; use one of {sorted(_FILTERS)}",
@@ -325,18 +312,11 @@ def _filters(raw: Any) -> list[tuple[str, list[str]]]:
     return filters
 
 
-def _marker(identifier: str) -> str:
-    return base64.urlsafe_b64encode(f"after:{identifier}".encode()).decode()
-
-
 def _unmarker(marker: str) -> str:
-    try:
-        text = base64.urlsafe_b64decode(marker.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        text = ""
-    if not text.startswith("after:"):
-        raise _Refusal(400, "InvalidParameterValueException", "The marker is not valid")
-    return text.removeprefix("after:")
+    key = key_after(marker)
+    if key is None:
+        raise Refusal(400, "InvalidParameterValueException", "The marker is not valid")
+    return key
 
 
 def _reply(answer: dict[str, Any]) -> Reply:
@@ -345,7 +325,7 @@ def _reply(answer: dict[str, Any]) -> Reply:
     return Reply(200, headers, json.dumps(answer).encode("utf-8"))
 
 
-def _error_reply(refusal: _Refusal) -> Reply:
+def _error_reply(refusal: Refusal) -> Reply:
     # JSON 1.1 errors: botocore takes the code from "__type" and the text from "message".
     request_id = new_request_id()
     headers = (("Content-Type", _JSON), ("x-amzn-RequestId", request_id))

@@ -39,8 +39,9 @@ import boto3
 import trustme
 
 from testkit import REGION
-from testkit.cfn_api import CloudFormationApi, LoopbackServer
+from testkit.cfn_api import CloudFormationApi
 from testkit.dms_api import DmsApi
+from testkit.loopback import LoopbackServer
 
 #: Looks like a pre-signed S3 URL: the log-cleanliness checks search for it.
 SIGNATURE_MARK = "X-Amz-Signature=0f1e2d3c4b5a69788796a5b4c3d2e1f0"

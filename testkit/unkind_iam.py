@@ -32,8 +32,6 @@ signatures or permissions: that is not what it stands in for.
 
 from __future__ import annotations
 
-import http.client
-import http.server
 import random
 import threading
 import time
@@ -43,17 +41,17 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
-from types import TracebackType
 from typing import Any, Protocol
 
 from testkit import REGION
+from testkit.loopback import LoopbackServer
 from testkit.unkind_iam_query import (
-    HOP_BY_HOP,
     QueryRequest,
     Reply,
     arn_as_unique_id,
     error_reply,
     fix_role_arn_paths,
+    forward,
     is_truncated,
     new_request_id,
     parse_tags,
@@ -177,7 +175,7 @@ class _Stats:
     arn_paths_fixed: int = 0
 
 
-class UnkindIam:
+class UnkindIam(LoopbackServer):
     """A loopback HTTP proxy in front of moto_server that is at least as unkind as IAM.
 
     ``upstream`` is moto_server's URL (or anything with a ``url``, such as
@@ -203,35 +201,13 @@ class UnkindIam:
         self._lag_rng = random.Random()
         self._conflict_rng = random.Random()
         self._seed_draws(self._settings.seed)
-        self._server = _Server(("127.0.0.1", port), _handler_for(self))
-        self._thread: threading.Thread | None = None
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(port)
 
-    # -- life cycle --------------------------------------------------------------------
-    def start(self) -> UnkindIam:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="unkind-iam", daemon=True
-        )
-        self._thread.start()
-        return self
+    thread_name = "unkind-iam"
 
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=10)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> UnkindIam:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def crashed(self, error: Exception) -> Reply:
+        """A proxy bug must reach the test as an IAM error, not hang it."""
+        return error_reply(500, "ServiceFailure", f"unkind stand-in failed: {error!r}")
 
     def env(self) -> dict[str, str]:
         """Environment that points boto3 in a worker process at this proxy."""
@@ -320,17 +296,7 @@ class UnkindIam:
     def _send(self, request: QueryRequest) -> Reply:
         """One call to moto; the caller holds ``_upstream_lock``."""
         assert self._upstream_lock.locked()
-        connection = http.client.HTTPConnection(*self._upstream, timeout=60)
-        try:
-            connection.request(
-                request.method, request.path, body=request.body, headers=dict(request.headers)
-            )
-            answer = connection.getresponse()
-            body = answer.read()
-            headers = tuple((k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP)
-            return Reply(answer.status, headers, body)
-        finally:
-            connection.close()
+        return forward(self._upstream, request)
 
     # -- reads -------------------------------------------------------------------------
     def _read(self, request: QueryRequest, action: str) -> Reply:
@@ -707,39 +673,6 @@ class UnkindIam:
         horizon = now - self._settings.arn_lag
         for key in [k for k, at in self._created_at.items() if at <= horizon]:
             del self._created_at[key]
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    # Many worker processes may connect at once; the default backlog of 5 refuses some.
-    request_queue_size = 128
-
-
-def _handler_for(proxy: UnkindIam) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(length) if length else b""
-            request = QueryRequest.parse(self.command, self.path, self.headers.items(), body)
-            try:
-                reply = proxy.handle(request)
-            except Exception as error:  # a proxy bug must reach the test, not hang it
-                reply = error_reply(500, "ServiceFailure", f"unkind stand-in failed: {error!r}")
-            self.send_response(reply.status)
-            for name, value in reply.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(reply.body)))
-            self.end_headers()
-            self.wfile.write(reply.body)
-
-        do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    return Handler
 
 
 @contextmanager

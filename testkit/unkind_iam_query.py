@@ -11,6 +11,9 @@ and ``EntityAlreadyExists``, 404 for ``NoSuchEntity``, 400 for ``InvalidInput``)
 
 from __future__ import annotations
 
+import base64
+import binascii
+import http.client
 import re
 import urllib.parse
 import uuid
@@ -238,3 +241,32 @@ def arn_as_unique_id(text: str) -> str:
     if role_id is None:
         return text
     return _ROLE_ARN.sub(lambda _m: f"<Arn>{role_id.group(1)}</Arn>", text, count=1)
+
+
+def forward(upstream: tuple[str, int], request: QueryRequest) -> Reply:
+    """The request as the upstream server (moto) answers it, byte for byte."""
+    connection = http.client.HTTPConnection(*upstream, timeout=60)
+    try:
+        connection.request(
+            request.method, request.path, body=request.body, headers=dict(request.headers)
+        )
+        answer = connection.getresponse()
+        body = answer.read()
+        headers = tuple((k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP)
+        return Reply(answer.status, headers, body)
+    finally:
+        connection.close()
+
+
+def page_token(key: str) -> str:
+    """An opaque paging token (NextToken, Marker) for the page after ``key``."""
+    return base64.urlsafe_b64encode(f"after:{key}".encode()).decode()
+
+
+def key_after(token: str) -> str | None:
+    """The key a :func:`page_token` names, or None when the token is not one of ours."""
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return text.removeprefix("after:") if text.startswith("after:") else None
