@@ -14,16 +14,14 @@ import os
 import subprocess
 import sys
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from testkit import REGION
 from testkit.cfn_api import CloudFormationApi, stack_arn
+from tests.standin import probe
 
 OTHER_REGION = "eu-west-1"
 
@@ -41,27 +39,7 @@ def api(server: CloudFormationApi) -> CloudFormationApi:
 
 
 def client(api: CloudFormationApi, region: str = REGION) -> Any:
-    """One attempt per call, so that what the stand-in answers is what the test sees."""
-    return boto3.client(
-        "cloudformation",
-        region_name=region,
-        endpoint_url=api.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
-    )
-
-
-def refusal(call: Callable[[], Any]) -> tuple[str, int, str]:
-    """The (code, HTTP status, message) a call is refused with."""
-    with pytest.raises(ClientError) as caught:
-        call()
-    error = caught.value.response
-    return (
-        error["Error"]["Code"],
-        error["ResponseMetadata"]["HTTPStatusCode"],
-        error["Error"]["Message"],
-    )
+    return probe.client("cloudformation", api.url, region)
 
 
 def listed(cfn: Any, stack: str) -> tuple[dict[str, str], int]:
@@ -137,16 +115,18 @@ def test_an_unknown_stack_is_a_validation_error(api: CloudFormationApi) -> None:
     unknown = stack_arn()
     cfn = client(api)
 
-    assert refusal(lambda: cfn.describe_stacks(StackName=unknown)) == (
+    assert probe.refusal(lambda: cfn.describe_stacks(StackName=unknown)) == (
         "ValidationError",
         400,
         f"Stack with id {unknown} does not exist",
     )
-    assert refusal(lambda: cfn.list_stack_resources(StackName=unknown))[0] == "ValidationError"
     assert (
-        refusal(lambda: cfn.describe_stack_resource(StackName=unknown, LogicalResourceId="Roles"))[
-            0
-        ]
+        probe.refusal(lambda: cfn.list_stack_resources(StackName=unknown))[0] == "ValidationError"
+    )
+    assert (
+        probe.refusal(
+            lambda: cfn.describe_stack_resource(StackName=unknown, LogicalResourceId="Roles")
+        )[0]
         == "ValidationError"
     )
 
@@ -157,7 +137,7 @@ def test_an_unknown_resource_of_a_known_stack_is_a_validation_error(
     stack = stack_arn("known")
     api.put_stack(stack, "CREATE_IN_PROGRESS")
 
-    code, status, message = refusal(
+    code, status, message = probe.refusal(
         lambda: client(api).describe_stack_resource(StackName=stack, LogicalResourceId="Nope")
     )
 
@@ -171,18 +151,20 @@ def test_a_stack_asked_in_another_region_does_not_exist(api: CloudFormationApi) 
     api.put_resource(stack, "Roles", "CREATE_COMPLETE")
 
     wrong = client(api, REGION)
-    assert refusal(lambda: wrong.describe_stacks(StackName=stack)) == (
+    assert probe.refusal(lambda: wrong.describe_stacks(StackName=stack)) == (
         "ValidationError",
         400,
         f"Stack with id {stack} does not exist",
     )
     assert (
-        refusal(lambda: wrong.describe_stack_resource(StackName=stack, LogicalResourceId="Roles"))[
-            0
-        ]
+        probe.refusal(
+            lambda: wrong.describe_stack_resource(StackName=stack, LogicalResourceId="Roles")
+        )[0]
         == "ValidationError"
     )
-    assert refusal(lambda: wrong.list_stack_resources(StackName=stack))[0] == "ValidationError"
+    assert (
+        probe.refusal(lambda: wrong.list_stack_resources(StackName=stack))[0] == "ValidationError"
+    )
 
     right = client(api, OTHER_REGION)
     assert right.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
@@ -210,7 +192,7 @@ def test_a_deleted_stack_answers_by_its_arn_only(api: CloudFormationApi) -> None
         "Roles": "DELETE_COMPLETE",
     }
     # "Deleted stacks: You must specify the unique stack ID" (API reference, DescribeStacks).
-    assert refusal(lambda: cfn.describe_stacks(StackName="gone"))[0] == "ValidationError"
+    assert probe.refusal(lambda: cfn.describe_stacks(StackName="gone"))[0] == "ValidationError"
 
 
 def test_a_new_stack_of_a_deleted_ones_name_answers_by_name(api: CloudFormationApi) -> None:
@@ -229,7 +211,9 @@ def test_a_forgotten_stack_does_not_exist_even_by_arn(api: CloudFormationApi) ->
     api.put_stack(stack, "CREATE_COMPLETE")
     api.forget_stack(stack)
 
-    assert refusal(lambda: client(api).describe_stacks(StackName=stack))[0] == "ValidationError"
+    assert (
+        probe.refusal(lambda: client(api).describe_stacks(StackName=stack))[0] == "ValidationError"
+    )
 
 
 def test_a_denied_call_is_access_denied_for_that_stack_only(api: CloudFormationApi) -> None:
@@ -239,7 +223,7 @@ def test_a_denied_call_is_access_denied_for_that_stack_only(api: CloudFormationA
     api.deny("DescribeStacks", denied)
     cfn = client(api)
 
-    code, status, message = refusal(lambda: cfn.describe_stacks(StackName=denied))
+    code, status, message = probe.refusal(lambda: cfn.describe_stacks(StackName=denied))
 
     assert (code, status) == ("AccessDenied", 403)
     assert f"cloudformation:DescribeStacks on resource: {denied}" in message
@@ -257,7 +241,7 @@ def test_a_denial_without_a_stack_refuses_every_stack_even_unknown_ones(
     cfn = client(api)
 
     # IAM decides before CloudFormation looks for the stack.
-    assert refusal(
+    assert probe.refusal(
         lambda: cfn.describe_stack_resource(StackName=stack_arn(), LogicalResourceId="Roles")
     )[:2] == ("AccessDenied", 403)
 
@@ -268,7 +252,7 @@ def test_throttling_is_answered_then_lifts(api: CloudFormationApi) -> None:
     api.throttle("DescribeStacks", times=1)
     cfn = client(api)
 
-    assert refusal(lambda: cfn.describe_stacks(StackName=stack))[:2] == ("Throttling", 400)
+    assert probe.refusal(lambda: cfn.describe_stacks(StackName=stack))[:2] == ("Throttling", 400)
     assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackId"] == stack
 
 
@@ -316,7 +300,7 @@ def test_unsigned_and_unknown_requests_are_refused(api: CloudFormationApi) -> No
     assert b"<Code>MissingAuthenticationToken</Code>" in answer.read()
     connection.close()
 
-    assert refusal(lambda: client(api).list_stacks())[:2] == ("InvalidAction", 400)
+    assert probe.refusal(lambda: client(api).list_stacks())[:2] == ("InvalidAction", 400)
 
 
 def test_the_registry_refuses_what_cloudformation_never_shows(api: CloudFormationApi) -> None:

@@ -9,18 +9,17 @@ at all, which the first test shows, so the stand-in is a difference a test can s
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from testkit import REGION
 from testkit.dms_api import DmsApi
 from testkit.local_aws import MotoServer
+from tests.standin import probe
 
 OTHER_REGION = "eu-west-1"
 
@@ -40,31 +39,7 @@ def dms_api(server: DmsApi) -> DmsApi:
 
 
 def client(url: str, region: str = REGION) -> Any:
-    """One attempt per call, so that what the endpoint answers is what the test sees."""
-    return boto3.client(
-        "dms",
-        region_name=region,
-        endpoint_url=url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
-    )
-
-
-def fresh(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def refusal(call: Callable[[], Any]) -> tuple[str, int, str]:
-    """The (code, HTTP status, message) a call is refused with."""
-    with pytest.raises(ClientError) as caught:
-        call()
-    error = caught.value.response
-    return (
-        error["Error"]["Code"],
-        error["ResponseMetadata"]["HTTPStatusCode"],
-        error["Error"]["Message"],
-    )
+    return probe.client("dms", url, region)
 
 
 def all_configs(dms: Any, **params: Any) -> tuple[list[dict[str, Any]], int]:
@@ -87,7 +62,7 @@ def test_moto_alone_cannot_describe_replication_configs(moto_server: MotoServer)
 
 
 def test_replication_configs_are_answered_per_region_with_paging(dms_api: DmsApi) -> None:
-    names = sorted(fresh("config") for _ in range(230))
+    names = sorted(probe.fresh("config") for _ in range(230))
     for name in names:
         dms_api.add_replication_config(REGION, name)
     elsewhere = dms_api.add_replication_config(OTHER_REGION, "far", replication_type="cdc")
@@ -108,7 +83,7 @@ def test_replication_configs_are_answered_per_region_with_paging(dms_api: DmsApi
 
 
 def test_max_records_filters_and_removal(dms_api: DmsApi) -> None:
-    names = sorted(fresh("config") for _ in range(25))
+    names = sorted(probe.fresh("config") for _ in range(25))
     for name in names:
         dms_api.add_replication_config(REGION, name)
     dms = client(dms_api.url)
@@ -122,7 +97,7 @@ def test_max_records_filters_and_removal(dms_api: DmsApi) -> None:
     assert len(first["ReplicationConfigs"]) == 20 and first["Marker"]
     assert [c["ReplicationConfigIdentifier"] for c in picked["ReplicationConfigs"]] == [names[3]]
     assert len(all_configs(dms)[0]) == 24
-    assert refusal(lambda: dms.describe_replication_configs(MaxRecords=5))[0] == (
+    assert probe.refusal(lambda: dms.describe_replication_configs(MaxRecords=5))[0] == (
         "InvalidParameterValueException"
     )
 
@@ -143,7 +118,7 @@ def test_other_calls_reach_moto_unchanged(dms_api: DmsApi, moto_server: MotoServ
         ]
         for n, zone in ((1, f"{REGION}a"), (2, f"{REGION}b"))
     ]
-    group, endpoint = fresh("group"), fresh("redshift")
+    group, endpoint = probe.fresh("group"), probe.fresh("redshift")
     dms = client(dms_api.url)
 
     dms.create_replication_subnet_group(
@@ -180,12 +155,12 @@ def test_other_calls_reach_moto_unchanged(dms_api: DmsApi, moto_server: MotoServ
 
 
 def test_a_failed_region_refuses_every_call_and_others_answer(dms_api: DmsApi) -> None:
-    dms_api.add_replication_config(OTHER_REGION, fresh("config"))
+    dms_api.add_replication_config(OTHER_REGION, probe.fresh("config"))
     dms_api.fail_region(OTHER_REGION)
     failed, healthy = client(dms_api.url, OTHER_REGION), client(dms_api.url, REGION)
 
-    configs = refusal(lambda: failed.describe_replication_configs())
-    instances = refusal(lambda: failed.describe_replication_instances())
+    configs = probe.refusal(lambda: failed.describe_replication_configs())
+    instances = probe.refusal(lambda: failed.describe_replication_instances())
 
     assert configs[:2] == ("AccessDeniedException", 403)
     assert "dms:DescribeReplicationConfigs" in configs[2]
@@ -199,7 +174,7 @@ def test_a_failed_region_refuses_every_call_and_others_answer(dms_api: DmsApi) -
 def test_a_region_not_enabled_answers_unrecognized_client(dms_api: DmsApi) -> None:
     dms_api.fail_region(OTHER_REGION, "UnrecognizedClientException")
 
-    assert refusal(lambda: client(dms_api.url, OTHER_REGION).describe_endpoints()) == (
+    assert probe.refusal(lambda: client(dms_api.url, OTHER_REGION).describe_endpoints()) == (
         "UnrecognizedClientException",
         403,
         "The security token included in the request is invalid.",
@@ -210,7 +185,7 @@ def test_a_region_can_fail_one_action_only(dms_api: DmsApi) -> None:
     dms_api.fail_region(REGION, "ThrottlingException", actions=["DescribeEndpoints"])
     dms = client(dms_api.url)
 
-    assert refusal(lambda: dms.describe_endpoints())[:2] == ("ThrottlingException", 400)
+    assert probe.refusal(lambda: dms.describe_endpoints())[:2] == ("ThrottlingException", 400)
     assert dms.describe_replication_configs()["ReplicationConfigs"] == []
     with pytest.raises(ValueError, match="HTTP status"):
         dms_api.fail_region(REGION, "SomethingElse")

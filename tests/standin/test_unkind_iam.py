@@ -14,19 +14,17 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from testkit import ACCOUNT, REGION
+from testkit import ACCOUNT
 from testkit.local_aws import MotoServer
 from testkit.unkind_iam import CONFLICT_CODES, UnkindIam, UnkindSettings
 from testkit.unkind_iam_query import fix_role_arn_paths
+from tests.standin import probe
 
 TRUST = json.dumps(
     {
@@ -50,30 +48,7 @@ LAG = 0.4  # long enough to read inside, short enough to wait out
 
 def client(url: str, attempts: int = 1) -> Any:
     """An IAM client; one attempt by default, so what the endpoint answers is what we see."""
-    return boto3.client(
-        "iam",
-        region_name=REGION,
-        endpoint_url=url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"mode": "standard", "max_attempts": attempts}),
-    )
-
-
-def fresh(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def refusal(call: Callable[[], Any]) -> tuple[str, int, str]:
-    """The (code, HTTP status, message) a call is refused with."""
-    with pytest.raises(ClientError) as caught:
-        call()
-    error = caught.value.response
-    return (
-        error["Error"]["Code"],
-        error["ResponseMetadata"]["HTTPStatusCode"],
-        error["Error"]["Message"],
-    )
+    return probe.client("iam", url, retries={"mode": "standard", "max_attempts": attempts})
 
 
 def tags_of(iam: Any, role: str) -> dict[str, str]:
@@ -111,7 +86,7 @@ def moto(moto_server: MotoServer) -> Any:
 
 
 def test_calls_pass_through_and_are_counted(proxy: UnkindIam, iam: Any, moto: Any) -> None:
-    role = fresh("plain")
+    role = probe.fresh("plain")
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
     iam.attach_role_policy(RoleName=role, PolicyArn=VPC_POLICY)
     # Calls that concern no role pass through as well.
@@ -129,7 +104,7 @@ def test_calls_pass_through_and_are_counted(proxy: UnkindIam, iam: Any, moto: An
 def test_concurrent_writes_to_one_role_are_never_lost(proxy: UnkindIam, moto: Any) -> None:
     """moto_server alone can lose one of two TagRole calls at once; through the proxy each
     write either commits whole or is refused with a 409 that the writer retries."""
-    role = fresh("crowd")
+    role = probe.fresh("crowd")
     moto.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
     keys = [f"writer-{n}" for n in range(12)]
     errors: list[BaseException] = []
@@ -162,7 +137,7 @@ def test_concurrent_writes_to_one_role_are_never_lost(proxy: UnkindIam, moto: An
 def test_no_read_sees_a_write_half_done(proxy: UnkindIam, moto: Any) -> None:
     """A TagRole that respells a key is two moto calls (tag, then untag the old spelling);
     under the proxy's lock no read can fall between them, as no IAM read sees half a call."""
-    role = fresh("halfway")
+    role = probe.fresh("halfway")
     moto.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
     moto.tag_role(RoleName=role, Tags=[{"Key": "Owner", "Value": "v"}])
     done = threading.Event()
@@ -196,7 +171,7 @@ def test_no_read_sees_a_write_half_done(proxy: UnkindIam, moto: Any) -> None:
 def test_a_read_right_after_tag_role_misses_the_tag_until_the_lag_passes(
     proxy: UnkindIam, iam: Any, moto: Any
 ) -> None:
-    role = fresh("lagged")
+    role = probe.fresh("lagged")
     moto.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
     proxy.configure(max_lag=LAG, min_lag=LAG)
 
@@ -221,11 +196,11 @@ def test_a_read_right_after_tag_role_misses_the_tag_until_the_lag_passes(
 def test_a_role_created_a_moment_ago_is_not_found_by_a_lagged_read(
     proxy: UnkindIam, iam: Any, moto: Any
 ) -> None:
-    role = fresh("newborn")
+    role = probe.fresh("newborn")
     proxy.configure(max_lag=LAG, min_lag=LAG)
 
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
-    code, status, _ = refusal(lambda: iam.get_role(RoleName=role))
+    code, status, _ = probe.refusal(lambda: iam.get_role(RoleName=role))
     assert (code, status) == ("NoSuchEntity", 404)
     assert moto.get_role(RoleName=role)["Role"]["RoleName"] == role
 
@@ -237,29 +212,29 @@ def test_a_role_created_a_moment_ago_is_not_found_by_a_lagged_read(
 def test_attachments_and_deletion_lag_but_delete_conflict_sees_committed_writes(
     proxy: UnkindIam, iam: Any, moto: Any
 ) -> None:
-    role = fresh("attach")
+    role = probe.fresh("attach")
     moto.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
     proxy.configure(max_lag=LAG, min_lag=LAG)
 
     iam.attach_role_policy(RoleName=role, PolicyArn=VPC_POLICY)
     assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
     # DeleteRole is decided on what is committed, not on what a read shows.
-    code, status, _ = refusal(lambda: iam.delete_role(RoleName=role))
+    code, status, _ = probe.refusal(lambda: iam.delete_role(RoleName=role))
     assert (code, status) == ("DeleteConflict", 409)
 
     iam.detach_role_policy(RoleName=role, PolicyArn=VPC_POLICY)
     iam.delete_role(RoleName=role)
     assert iam.get_role(RoleName=role)["Role"]["RoleName"] == role, "deleted, but read lags"
-    assert refusal(lambda: moto.get_role(RoleName=role))[0] == "NoSuchEntity"
+    assert probe.refusal(lambda: moto.get_role(RoleName=role))[0] == "NoSuchEntity"
 
     time.sleep(LAG + 0.05)
-    assert refusal(lambda: iam.get_role(RoleName=role))[0] == "NoSuchEntity"
+    assert probe.refusal(lambda: iam.get_role(RoleName=role))[0] == "NoSuchEntity"
 
 
 def test_lags_are_drawn_per_call_and_never_exceed_max_lag(
     proxy: UnkindIam, iam: Any, moto: Any
 ) -> None:
-    role = fresh("drawn")
+    role = probe.fresh("drawn")
     moto.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
     proxy.configure(max_lag=LAG, min_lag=0.0, seed=3)
 
@@ -277,7 +252,7 @@ def test_lags_are_drawn_per_call_and_never_exceed_max_lag(
 def test_roles_without_recent_writes_through_the_proxy_are_read_live(
     proxy: UnkindIam, iam: Any, moto: Any
 ) -> None:
-    role = fresh("console")
+    role = probe.fresh("console")
     proxy.configure(max_lag=3.0, min_lag=3.0)
     moto.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
     moto.tag_role(RoleName=role, Tags=[{"Key": "Made", "Value": "by-hand"}])
@@ -287,14 +262,14 @@ def test_roles_without_recent_writes_through_the_proxy_are_read_live(
 
 
 def test_max_lag_zero_reads_every_write_at_once(proxy: UnkindIam, iam: Any) -> None:
-    role = fresh("nolag")
+    role = probe.fresh("nolag")
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
     iam.tag_role(RoleName=role, Tags=[{"Key": "Claim", "Value": "x"}])
     assert tags_of(iam, role) == {"Claim": "x"}
 
 
 def test_list_roles_lags_too(proxy: UnkindIam, iam: Any) -> None:
-    role = fresh("listed")
+    role = probe.fresh("listed")
     proxy.configure(max_lag=LAG, min_lag=LAG)
 
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
@@ -309,7 +284,7 @@ def test_list_roles_lags_too(proxy: UnkindIam, iam: Any) -> None:
 def test_overlapping_writes_to_one_role_get_concurrent_modification(
     proxy: UnkindIam, moto: Any
 ) -> None:
-    role, other = fresh("busy"), fresh("idle")
+    role, other = probe.fresh("busy"), probe.fresh("idle")
     for name in (role, other):
         moto.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
     proxy.configure(write_latency=0.3)
@@ -343,31 +318,31 @@ def test_overlapping_writes_to_one_role_get_concurrent_modification(
 def test_conflict_rate_one_refuses_every_write_and_commits_nothing(
     proxy: UnkindIam, iam: Any, moto: Any
 ) -> None:
-    created, tagged = fresh("never"), fresh("untouched")
+    created, tagged = probe.fresh("never"), probe.fresh("untouched")
     moto.create_role(RoleName=tagged, AssumeRolePolicyDocument=TRUST)
     proxy.configure(conflict_rate=1.0)
 
-    code, status, _ = refusal(
+    code, status, _ = probe.refusal(
         lambda: iam.create_role(RoleName=created, AssumeRolePolicyDocument=TRUST)
     )
     assert code in CONFLICT_CODES and status == 409
-    code, status, _ = refusal(
+    code, status, _ = probe.refusal(
         lambda: iam.tag_role(RoleName=tagged, Tags=[{"Key": "Claim", "Value": "x"}])
     )
     assert code in CONFLICT_CODES and status == 409
 
-    assert refusal(lambda: moto.get_role(RoleName=created))[0] == "NoSuchEntity"
+    assert probe.refusal(lambda: moto.get_role(RoleName=created))[0] == "NoSuchEntity"
     assert tags_of(moto, tagged) == {}
     assert proxy.stats()["conflicts"] == {"injected": 2}
 
 
 def test_botocore_standard_retries_do_not_retry_conflicts(proxy: UnkindIam, moto: Any) -> None:
-    role = fresh("noretry")
+    role = probe.fresh("noretry")
     moto.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
     proxy.configure(conflict_rate=1.0, conflict_codes=("EntityTemporarilyUnmodifiable",))
     patient = client(proxy.url, attempts=5)
 
-    code, status, _ = refusal(
+    code, status, _ = probe.refusal(
         lambda: patient.tag_role(RoleName=role, Tags=[{"Key": "Claim", "Value": "x"}])
     )
     assert (code, status) == ("EntityTemporarilyUnmodifiable", 409)
@@ -375,7 +350,7 @@ def test_botocore_standard_retries_do_not_retry_conflicts(proxy: UnkindIam, moto
 
 
 def test_injected_conflicts_follow_the_seed(proxy: UnkindIam, moto: Any) -> None:
-    role = fresh("seeded")
+    role = probe.fresh("seeded")
     moto.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
     iam = client(proxy.url)
 
@@ -402,7 +377,7 @@ def test_injected_conflicts_follow_the_seed(proxy: UnkindIam, moto: Any) -> None
 def test_tag_keys_equal_ignoring_case_are_one_tag_with_the_newer_spelling(
     proxy: UnkindIam, iam: Any, moto: Any
 ) -> None:
-    role, alone = fresh("case"), fresh("case-moto")
+    role, alone = probe.fresh("case"), probe.fresh("case-moto")
     iam.create_role(
         RoleName=role, AssumeRolePolicyDocument=TRUST, Tags=[{"Key": "Owner", "Value": "a"}]
     )
@@ -426,9 +401,9 @@ def test_tag_keys_equal_ignoring_case_are_one_tag_with_the_newer_spelling(
 def test_keys_equal_ignoring_case_in_one_request_are_refused(
     proxy: UnkindIam, iam: Any, moto: Any
 ) -> None:
-    role = fresh("twins")
+    role = probe.fresh("twins")
     moto.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
-    code, status, message = refusal(
+    code, status, message = probe.refusal(
         lambda: iam.tag_role(
             RoleName=role, Tags=[{"Key": "Team", "Value": "a"}, {"Key": "team", "Value": "b"}]
         )
@@ -444,21 +419,21 @@ def test_keys_equal_ignoring_case_in_one_request_are_refused(
 def test_the_aws_prefix_is_refused_in_keys_and_values(
     proxy: UnkindIam, iam: Any, moto: Any, key: str, value: str
 ) -> None:
-    role, created = fresh("reserved"), fresh("reserved-new")
+    role, created = probe.fresh("reserved"), probe.fresh("reserved-new")
     moto.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
     tag = [{"Key": key, "Value": value}]
 
-    assert refusal(lambda: iam.tag_role(RoleName=role, Tags=tag))[:2] == ("InvalidInput", 400)
-    assert refusal(
+    assert probe.refusal(lambda: iam.tag_role(RoleName=role, Tags=tag))[:2] == ("InvalidInput", 400)
+    assert probe.refusal(
         lambda: iam.create_role(RoleName=created, AssumeRolePolicyDocument=TRUST, Tags=tag)
     )[:2] == ("InvalidInput", 400)
     assert tags_of(moto, role) == {}
-    assert refusal(lambda: moto.get_role(RoleName=created))[0] == "NoSuchEntity"
+    assert probe.refusal(lambda: moto.get_role(RoleName=created))[0] == "NoSuchEntity"
 
     moto.tag_role(RoleName=role, Tags=tag)  # moto alone takes it
     assert tags_of(moto, role) == {key: value}
     if key.lower().startswith("aws:"):  # and a reserved key, once there, cannot be removed
-        assert refusal(lambda: iam.untag_role(RoleName=role, TagKeys=[key]))[:2] == (
+        assert probe.refusal(lambda: iam.untag_role(RoleName=role, TagKeys=[key]))[:2] == (
             "InvalidInput",
             400,
         )
@@ -466,14 +441,14 @@ def test_the_aws_prefix_is_refused_in_keys_and_values(
 
 
 def test_a_role_holds_fifty_tags_across_all_calls(proxy: UnkindIam, iam: Any, moto: Any) -> None:
-    role, alone = fresh("full"), fresh("full-moto")
+    role, alone = probe.fresh("full"), probe.fresh("full-moto")
     first = [{"Key": f"k{n:02}", "Value": "v"} for n in range(30)]
     rest = [{"Key": f"k{n:02}", "Value": "v"} for n in range(30, 50)]
     extra = [{"Key": "one-more", "Value": "v"}]
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST, Tags=first)
     iam.tag_role(RoleName=role, Tags=rest)
 
-    code, status, message = refusal(lambda: iam.tag_role(RoleName=role, Tags=extra))
+    code, status, message = probe.refusal(lambda: iam.tag_role(RoleName=role, Tags=extra))
     assert (code, status) == ("LimitExceeded", 409)
     assert "Tags" in message
     assert len(tags_of(moto, role)) == 50
@@ -494,7 +469,7 @@ def test_a_role_holds_fifty_tags_across_all_calls(proxy: UnkindIam, iam: Any, mo
 def test_get_role_answers_the_unique_id_as_arn_right_after_create_role(
     proxy: UnkindIam, iam: Any
 ) -> None:
-    role = fresh("arnlag")
+    role = probe.fresh("arnlag")
     proxy.configure(arn_lag=LAG)
 
     created = iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)["Role"]
@@ -509,19 +484,23 @@ def test_get_role_answers_the_unique_id_as_arn_right_after_create_role(
 def test_a_boundary_naming_a_missing_policy_is_no_such_entity_about_the_policy(
     proxy: UnkindIam, iam: Any, moto: Any
 ) -> None:
-    missing = f"arn:aws:iam::{ACCOUNT}:policy/{fresh('no-such-boundary')}"
-    role, existing, alone = fresh("bounded"), fresh("rebounded"), fresh("bounded-moto")
+    missing = f"arn:aws:iam::{ACCOUNT}:policy/{probe.fresh('no-such-boundary')}"
+    role, existing, alone = (
+        probe.fresh("bounded"),
+        probe.fresh("rebounded"),
+        probe.fresh("bounded-moto"),
+    )
 
-    code, status, message = refusal(
+    code, status, message = probe.refusal(
         lambda: iam.create_role(
             RoleName=role, AssumeRolePolicyDocument=TRUST, PermissionsBoundary=missing
         )
     )
     assert (code, status) == ("NoSuchEntity", 404) and missing in message
-    assert refusal(lambda: moto.get_role(RoleName=role))[0] == "NoSuchEntity"
+    assert probe.refusal(lambda: moto.get_role(RoleName=role))[0] == "NoSuchEntity"
 
     iam.create_role(RoleName=existing, AssumeRolePolicyDocument=TRUST)
-    code, status, message = refusal(
+    code, status, message = probe.refusal(
         lambda: iam.put_role_permissions_boundary(RoleName=existing, PermissionsBoundary=missing)
     )
     assert (code, status) == ("NoSuchEntity", 404) and missing in message
@@ -534,7 +513,7 @@ def test_a_boundary_naming_a_missing_policy_is_no_such_entity_about_the_policy(
 
 
 def test_role_arns_include_the_path(proxy: UnkindIam, iam: Any) -> None:
-    role = fresh("pathed")
+    role = probe.fresh("pathed")
     expected = f"arn:aws:iam::{ACCOUNT}:role/service-role/{role}"
 
     created = iam.create_role(RoleName=role, Path="/service-role/", AssumeRolePolicyDocument=TRUST)
@@ -560,9 +539,9 @@ def test_an_arn_without_its_path_is_rebuilt() -> None:
 def test_role_names_differing_only_by_case_are_one_name(
     proxy: UnkindIam, iam: Any, moto: Any
 ) -> None:
-    role = fresh("Case-Role")
+    role = probe.fresh("Case-Role")
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
-    code, status, _ = refusal(
+    code, status, _ = probe.refusal(
         lambda: iam.create_role(RoleName=role.lower(), AssumeRolePolicyDocument=TRUST)
     )
     assert (code, status) == ("EntityAlreadyExists", 409)
@@ -570,13 +549,13 @@ def test_role_names_differing_only_by_case_are_one_name(
 
 
 def test_managed_policies_per_role_are_capped(proxy: UnkindIam, iam: Any, moto: Any) -> None:
-    role = fresh("quota")
+    role = probe.fresh("quota")
     moto.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
     proxy.configure(policies_per_role=2)
     iam.attach_role_policy(RoleName=role, PolicyArn=VPC_POLICY)
     iam.attach_role_policy(RoleName=role, PolicyArn=LOGS_POLICY)
 
-    code, status, message = refusal(
+    code, status, message = probe.refusal(
         lambda: iam.attach_role_policy(RoleName=role, PolicyArn=REDSHIFT_POLICY)
     )
     assert (code, status) == ("LimitExceeded", 409) and "PoliciesPerRole" in message
@@ -589,7 +568,7 @@ def test_managed_policies_per_role_are_capped(proxy: UnkindIam, iam: Any, moto: 
 
 
 def test_a_worker_process_reaches_it_through_env(proxy: UnkindIam, moto: Any) -> None:
-    role = fresh("worker")
+    role = probe.fresh("worker")
     proxy.configure(tag_rules=True)
     script = (
         "import boto3, sys; boto3.client('iam').create_role(RoleName=sys.argv[1], "
@@ -604,7 +583,7 @@ def test_a_worker_process_reaches_it_through_env(proxy: UnkindIam, moto: Any) ->
     )
     assert done.returncode != 0 and "InvalidInput" in done.stderr, "its calls met the proxy"
     assert proxy.stats()["calls"] == {"CreateRole": 1}
-    assert refusal(lambda: moto.get_role(RoleName=role))[0] == "NoSuchEntity"
+    assert probe.refusal(lambda: moto.get_role(RoleName=role))[0] == "NoSuchEntity"
 
 
 def test_settings_are_checked() -> None:
@@ -623,10 +602,10 @@ def test_configure_rejects_unknown_settings(proxy: UnkindIam) -> None:
 
 
 def test_reset_empties_moto_and_the_counts(proxy: UnkindIam, iam: Any, moto: Any) -> None:
-    role = fresh("forgotten")
+    role = probe.fresh("forgotten")
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
     assert proxy.stats()["calls"] == {"CreateRole": 1}
 
     proxy.reset()
     assert proxy.stats()["calls"] == {}
-    assert refusal(lambda: moto.get_role(RoleName=role))[0] == "NoSuchEntity"
+    assert probe.refusal(lambda: moto.get_role(RoleName=role))[0] == "NoSuchEntity"
