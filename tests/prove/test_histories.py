@@ -224,6 +224,19 @@ def _fingerprint(truth: dict[str, RoleTruth | None]) -> dict[str, Any]:
     }
 
 
+#: What a stack operation draws; two rules draw it, so stack operations come twice as
+#: often as any other step (hypothesis picks among rules evenly).
+STACK_OPERATION: dict[str, Any] = {
+    "slot": st.sampled_from(sorted(SLOTS)),
+    "props": properties,
+    "extra": moved,
+    "how": st.sampled_from(["plain", "plain", "plain", "cancelled", "timed-out", "undone"]),
+    "order": st.sampled_from(["delete-first", "overtaken", "racing"]),
+    "first_ran": st.booleans(),
+    "retried_first": st.booleans(),
+}
+
+
 class Histories(RuleBasedStateMachine):
     kit: ClassVar[Kit]
 
@@ -511,15 +524,7 @@ class Histories(RuleBasedStateMachine):
     # and insists they are the same, while outcomes here depend on timing): a slot that
     # is not in the state a rule needs turns the step into its nearest sensible variant.
 
-    @rule(
-        slot=st.sampled_from(sorted(SLOTS)),
-        props=properties,
-        extra=moved,
-        how=st.sampled_from(["plain", "plain", "plain", "cancelled", "timed-out", "undone"]),
-        order=st.sampled_from(["delete-first", "overtaken", "racing"]),
-        first_ran=st.booleans(),
-        retried_first=st.booleans(),
-    )
+    @rule(**STACK_OPERATION)
     def create_or_update(
         self,
         slot: str,
@@ -556,15 +561,7 @@ class Histories(RuleBasedStateMachine):
 
     # Stack operations are what the histories are about: a second rule draws them as
     # often again (hypothesis picks among rules evenly).
-    @rule(
-        slot=st.sampled_from(sorted(SLOTS)),
-        props=properties,
-        extra=moved,
-        how=st.sampled_from(["plain", "plain", "plain", "cancelled", "timed-out", "undone"]),
-        order=st.sampled_from(["delete-first", "overtaken", "racing"]),
-        first_ran=st.booleans(),
-        retried_first=st.booleans(),
-    )
+    @rule(**STACK_OPERATION)
     def another_create_or_update(
         self,
         slot: str,
